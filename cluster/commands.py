@@ -1,0 +1,143 @@
+"""Pure builders for the command lines and environments of the processes `cluster up` starts.
+
+Nothing here touches the machine: callers pass in what they measured (RAM, cores, paths), so the unit tier can
+check every flag.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cluster.settings import ClusterSettings
+
+GIB = 1024**3
+# Ray's own default takes 30 % of RAM for the object store; on a small machine that starves the replicas.
+SMALL_MACHINE_BYTES = 32 * GIB
+SMALL_MACHINE_OBJECT_STORE_BYTES = 1 * GIB
+# Each extra raylet on this host needs its own agent ports; they are laid out from this base, 10 per worker.
+WORKER_PORT_BASE = 52400
+
+
+def object_store_bytes(settings: ClusterSettings, total_memory_bytes: int) -> int | None:
+    """The object store bound per node: the configured one, 1 GiB on small machines, else Ray's default."""
+    if settings.object_store_bytes is not None:
+        return settings.object_store_bytes
+    if total_memory_bytes < SMALL_MACHINE_BYTES:
+        return SMALL_MACHINE_OBJECT_STORE_BYTES
+    return None
+
+
+def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Path) -> dict[str, str]:
+    """Environment for `ray start`; Ray's workers inherit it from their raylet."""
+    env = dict(base_env)
+    env.update(
+        {
+            "RAY_AUTH_MODE": "token",
+            "RAY_AUTH_TOKEN_PATH": str(token_path),
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MLFLOW_TRACKING_URI": settings.mlflow_url,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            # The dashboard's Grafana/Prometheus probes try the network at start; there is none to find.
+            "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
+        }
+    )
+    env.pop("RAY_AUTH_TOKEN", None)  # the file is the one source of the token
+    env.pop("RAY_ADDRESS", None)  # `ray start --head` must not try to join another cluster
+    return env
+
+
+def ray_head_command(settings: ClusterSettings, ray_bin: str, total_memory_bytes: int, cpu_count: int) -> list[str]:
+    """`ray start --head --block` on loopback with the dashboard, metrics and client ports from the settings."""
+    cmd = [
+        ray_bin, "start", "--head", "--block", "--disable-usage-stats",
+        f"--node-ip-address={settings.host}",
+        f"--port={settings.gcs_port}",
+        "--include-dashboard=true",
+        f"--dashboard-host={settings.host}",
+        f"--dashboard-port={settings.dashboard_port}",
+        f"--metrics-export-port={settings.metrics_port}",
+        f"--ray-client-server-port={settings.client_port}",
+        f"--num-cpus={settings.head_cpus or cpu_count}",
+        f"--temp-dir={ray_temp_dir(settings)}",
+    ]
+    return cmd + _object_store_flag(settings, total_memory_bytes)
+
+
+def ray_worker_command(
+    settings: ClusterSettings, index: int, ray_bin: str, total_memory_bytes: int
+) -> list[str]:
+    """`ray start --block` for the index-th extra raylet on this host, with ports that do not collide."""
+    base = WORKER_PORT_BASE + 10 * index
+    cmd = [
+        ray_bin, "start", "--block", "--disable-usage-stats",
+        f"--address={settings.ray_address}",
+        f"--node-ip-address={settings.host}",
+        f"--num-cpus={settings.worker_cpus}",
+        f"--node-manager-port={base}",
+        f"--object-manager-port={base + 1}",
+        f"--metrics-export-port={base + 2}",
+        f"--dashboard-agent-listen-port={base + 3}",
+        f"--dashboard-agent-grpc-port={base + 4}",
+        f"--runtime-env-agent-port={base + 5}",
+        f"--temp-dir={ray_temp_dir(settings)}",
+    ]
+    return cmd + _object_store_flag(settings, total_memory_bytes)
+
+
+def mlflow_command(settings: ClusterSettings, python_bin: str = sys.executable) -> list[str]:
+    """A real `mlflow server` on loopback: sqlite backend, artifacts stored and served by the server itself."""
+    return [
+        python_bin, "-m", "mlflow", "server",
+        "--host", settings.host,
+        "--port", str(settings.mlflow_port),
+        "--backend-store-uri", f"sqlite:///{mlflow_db_path(settings)}",
+        "--artifacts-destination", str(settings.state_dir / "mlflow-artifacts"),
+        "--serve-artifacts",
+        "--workers", "1",
+    ]
+
+
+def mlflow_env(base_env: dict[str, str]) -> dict[str, str]:
+    env = dict(base_env)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def serve_start_command(settings: ClusterSettings, serve_bin: str) -> list[str]:
+    """Start Serve's controller and proxies with HTTP bound to the settings' host and port."""
+    return [
+        serve_bin, "start",
+        f"--address=http://{settings.host}:{settings.dashboard_port}",
+        f"--http-host={settings.host}",
+        f"--http-port={settings.serve_port}",
+        "--proxy-location=EveryNode",
+    ]
+
+
+def client_exports(settings: ClusterSettings, token_path: Path) -> dict[str, str]:
+    """The variables a shell needs for `serve deploy`, `serve status`, `ray job submit` and the rayship CLIs."""
+    return {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token_path),
+        "RAY_ADDRESS": settings.dashboard_url,
+        "RAY_DASHBOARD_ADDRESS": settings.dashboard_url,
+        "MLFLOW_TRACKING_URI": settings.mlflow_url,
+        "RAYSHIP_SERVE_URL": settings.serve_url,
+    }
+
+
+def ray_temp_dir(settings: ClusterSettings) -> Path:
+    # Ray's session paths end in sockets, whose paths are capped at 107 bytes: keep the prefix short.
+    return Path("/tmp") / f"rayship-{settings.gcs_port}"
+
+
+def mlflow_db_path(settings: ClusterSettings) -> Path:
+    return settings.state_dir / "mlflow.db"
+
+
+def _object_store_flag(settings: ClusterSettings, total_memory_bytes: int) -> list[str]:
+    size = object_store_bytes(settings, total_memory_bytes)
+    return [] if size is None else [f"--object-store-memory={size}"]
