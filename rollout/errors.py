@@ -1,0 +1,102 @@
+"""Errors the rollout package raises on purpose; subclasses of rayship's one hierarchy (`registry.errors`).
+
+Each builds its message from domain arguments so tests and CLIs can rely on the exact public text.
+"""
+
+from __future__ import annotations
+
+from registry.errors import ConflictError, InvalidInputError, NotFoundError
+
+
+class SpecError(InvalidInputError):
+    """A rollout spec file is missing, unreadable or invalid."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"Rollout spec {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class GatewayNotFoundError(NotFoundError):
+    """The Serve config has no gateway application (or it lacks the Gateway deployment)."""
+
+    def __init__(self, app_name: str, deployment_name: str) -> None:
+        super().__init__(f"Serve config has no application '{app_name}' with a deployment '{deployment_name}'")
+
+
+class ModelPolicyNotFoundError(NotFoundError):
+    """The gateway's user_config has no traffic policy for a model."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"Gateway has no traffic policy for model '{model}'")
+        self.model = model
+
+
+class VersionNotInPolicyError(NotFoundError):
+    """A model's gateway policy does not list a version."""
+
+    def __init__(self, model: str, version: str) -> None:
+        super().__init__(f"Model '{model}' has no version '{version}' in the gateway policy")
+        self.model = model
+        self.version = version
+
+
+class AppNotFoundError(NotFoundError):
+    """The Serve config has no application with this name."""
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(f"Serve config has no application '{app_name}'")
+        self.app_name = app_name
+
+
+class InvalidWeightsError(InvalidInputError):
+    """A traffic split that the gateway cannot apply."""
+
+    def __init__(self, model: str, problem: str) -> None:
+        super().__init__(f"Invalid weights for model '{model}': {problem}")
+        self.model = model
+
+
+class InvalidGatewayPolicyError(InvalidInputError):
+    """The gateway's own schema (deployments.policy.GatewayConfig) rejected the resulting user_config."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"Gateway user_config is invalid: {problem}")
+
+
+class LeaseHeldError(ConflictError):
+    """Another driver holds the rollout lease for this model."""
+
+    def __init__(self, model: str, holder: str, expires_in_s: float) -> None:
+        super().__init__(
+            f"Rollout of model '{model}' is driven by '{holder}' (lease expires in {expires_in_s:.0f} s); "
+            "stop that driver or wait for its lease to expire"
+        )
+        self.model = model
+        self.holder = holder
+
+
+class LeaseLostError(ConflictError):
+    """This driver's lease was taken over (it expired) or released by someone else."""
+
+    def __init__(self, model: str, owner: str, holder: str | None) -> None:
+        now_held_by = f"now held by '{holder}'" if holder else "no longer held"
+        super().__init__(f"Driver '{owner}' lost the rollout lease of model '{model}' ({now_held_by})")
+        self.model = model
+        self.owner = owner
+
+
+class StoreConflictError(ConflictError):
+    """The durable rollout store is not in the state an operation expects (e.g. two pending intents)."""
+
+    def __init__(self, model: str, problem: str) -> None:
+        super().__init__(f"Rollout store of model '{model}': {problem}")
+        self.model = model
+
+
+class CorruptStoreError(ConflictError):
+    """A rollout state file or event log cannot be parsed."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"Rollout store file {path} is unreadable: {problem}")
+        self.path = path

@@ -1,0 +1,160 @@
+"""Rollout statistics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rollout.analysis import (
+    error_rate,
+    evaluate_checks,
+    is_conclusive,
+    quantile_ms,
+    two_proportion_z_test,
+    window_between,
+)
+from rollout.observation import LatencyBucket, VersionCounters, VersionWindow
+from rollout.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
+
+BUCKETS = [LatencyBucket(le_ms=10, count=50), LatencyBucket(le_ms=20, count=90), LatencyBucket(le_ms=50, count=100)]
+
+
+def test_error_rate() -> None:
+    assert error_rate(200, 3) == 0.015
+    assert error_rate(0, 0) is None
+
+
+@pytest.mark.parametrize(("q", "expected"), [(0.5, 10.0), (0.9, 20.0), (0.99, 47.0), (0.25, 5.0)])
+def test_quantile_interpolates_within_bucket(q: float, expected: float) -> None:
+    assert quantile_ms(q, BUCKETS, 100) == pytest.approx(expected)
+
+
+def test_quantile_above_last_finite_bucket_reports_its_bound() -> None:
+    assert quantile_ms(0.99, [LatencyBucket(le_ms=10, count=50)], 100) == 10
+
+
+def test_quantile_without_data() -> None:
+    assert quantile_ms(0.99, BUCKETS, 0) is None
+    assert quantile_ms(0.99, [], 10) is None
+
+
+def test_window_between_snapshots() -> None:
+    before = VersionCounters(requests=100, errors=1, latency_buckets=BUCKETS)
+    after = VersionCounters(
+        requests=200,
+        errors=4,
+        latency_buckets=[
+            LatencyBucket(le_ms=10, count=100),
+            LatencyBucket(le_ms=20, count=140),
+            LatencyBucket(le_ms=50, count=200),
+        ],
+    )
+    window = window_between(before, after)
+    assert (window.requests, window.errors) == (100, 3)
+    assert window.p50_ms == pytest.approx(10.0)  # 50 of the new 100 were <= 10 ms
+    assert window.p99_ms == pytest.approx(20 + 30 * (99 - 50) / 50)  # none of the new ones in (10, 20]
+
+
+def test_window_after_counter_reset_counts_from_zero() -> None:
+    before = VersionCounters(requests=500, errors=9)
+    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)])
+    window = window_between(before, after)
+    assert (window.requests, window.errors) == (20, 2)
+    assert window.p99_ms == pytest.approx(5 * 0.99)
+
+
+def test_window_without_previous_snapshot() -> None:
+    window = window_between(None, VersionCounters(requests=7, errors=0))
+    assert (window.requests, window.errors, window.p99_ms) == (7, 0, None)
+
+
+def test_z_test_known_value() -> None:
+    # p1 = 0.10, p2 = 0.05, pooled 0.075: z = 0.05 / sqrt(0.075 * 0.925 * (2 / 100)) = 1.3423
+    test = two_proportion_z_test(10, 100, 5, 100)
+    assert test.z == pytest.approx(1.342312, abs=1e-6)
+    assert test.p_value == pytest.approx(0.089747, abs=1e-6)
+
+
+def test_z_test_is_one_sided() -> None:
+    assert two_proportion_z_test(5, 100, 10, 100).p_value == pytest.approx(1 - 0.089747, abs=1e-6)
+
+
+def test_z_test_without_variance() -> None:
+    test = two_proportion_z_test(0, 50, 0, 500)
+    assert (test.z, test.p_value) == (0.0, 1.0)
+
+
+def test_z_test_needs_trials() -> None:
+    with pytest.raises(ValueError, match="both samples need at least one trial"):
+        two_proportion_z_test(0, 0, 1, 10)
+
+
+SPEC = AnalysisSpec(
+    min_requests=10,
+    metrics=[
+        MetricCheck(name=MetricName.CANDIDATE_ERROR_RATE, max=0.05),
+        MetricCheck(name=MetricName.CANDIDATE_P99_LATENCY_MS, min=1, max=200),
+    ],
+    comparison=ComparisonSpec(error_rate_significance=0.01, max_p99_latency_ratio=2.0),
+)
+CHAMPION = VersionWindow(requests=1000, errors=2, p50_ms=5, p99_ms=50)
+
+
+def by_name(results: list) -> dict:
+    return {result.name: result for result in results}
+
+
+def test_healthy_candidate_passes_every_check() -> None:
+    results = evaluate_checks(SPEC, VersionWindow(requests=100, errors=0, p50_ms=5, p99_ms=60), CHAMPION)
+    assert [r.name for r in results] == [
+        "candidate_error_rate",
+        "candidate_p99_latency_ms",
+        "error_rate_vs_champion",
+        "p99_latency_ratio_vs_champion",
+    ]
+    assert all(r.passed for r in results)
+    assert by_name(results)["p99_latency_ratio_vs_champion"].value == pytest.approx(1.2)
+
+
+def test_failing_candidate() -> None:
+    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=30, p50_ms=5, p99_ms=250), CHAMPION))
+    rate = results["candidate_error_rate"]
+    assert (rate.passed, rate.value, rate.limit, rate.reason) == (False, 0.3, 0.05, "0.3 above max 0.05")
+    latency = results["candidate_p99_latency_ms"]
+    assert (latency.passed, latency.reason) == (False, "250 above max 200")
+    versus = results["error_rate_vs_champion"]
+    assert not versus.passed
+    assert versus.value < 1e-10
+    ratio = results["p99_latency_ratio_vs_champion"]
+    assert (ratio.passed, ratio.reason) == (False, "candidate p99 is 5.00x the champion's (above 2x)")
+
+
+def test_min_bound() -> None:
+    result = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, p99_ms=0.5), CHAMPION))[
+        "candidate_p99_latency_ms"
+    ]
+    assert (result.passed, result.limit, result.reason) == (False, 1, "0.5 below min 1")
+
+
+def test_comparison_skipped_without_champion_traffic() -> None:
+    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=60), VersionWindow()))
+    assert results["error_rate_vs_champion"].passed
+    assert results["error_rate_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"
+    assert results["p99_latency_ratio_vs_champion"].reason == (
+        "skipped: p99 latency missing for the candidate or the champion"
+    )
+
+
+def test_small_error_rate_difference_is_not_significant() -> None:
+    # 2/100 against 2/1000: p ~ 0.0016 < 0.01 fails; 1/100 against 2/1000: p ~ 0.05 passes.
+    worse = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=2, p99_ms=50), CHAMPION))
+    similar = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=50), CHAMPION))
+    assert not worse["error_rate_vs_champion"].passed
+    assert similar["error_rate_vs_champion"].passed
+    assert math.isclose(similar["error_rate_vs_champion"].limit, 0.01)
+
+
+def test_conclusive_needs_min_requests() -> None:
+    assert not is_conclusive(SPEC, VersionWindow(requests=9))
+    assert is_conclusive(SPEC, VersionWindow(requests=10))

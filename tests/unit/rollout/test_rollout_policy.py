@@ -1,0 +1,323 @@
+"""The rollout state machine, table-driven, with a fake clock and hand-made observations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rollout.observation import Observation, VersionWindow
+from rollout.policy import Action, Phase, RolloutState, abort, start, step
+from rollout.spec import RolloutSpec, parse_spec
+
+CANARY = parse_spec(
+    {
+        "strategy": "canary",
+        "interval_s": 2,
+        "threshold": 2,
+        "step_weights": [10, 50],
+        "min_requests": 10,
+        "max_inconclusive": 3,
+    }
+)
+HEALTHY = VersionWindow(requests=100, errors=0, p50_ms=5, p99_ms=20)
+BROKEN = VersionWindow(requests=100, errors=40, p50_ms=5, p99_ms=20)
+SPARSE = VersionWindow(requests=3, errors=0, p50_ms=5, p99_ms=20)
+CHAMPION = VersionWindow(requests=900, errors=0, p50_ms=5, p99_ms=20)
+
+
+def state_at(**update: object) -> RolloutState:
+    """A canary of iris 2 -> 3 at step 1 (10 %), whose interval started at t=100."""
+    base = start("r1", "iris", "2", "3", CANARY, now_s=90).model_copy(
+        update={"phase": Phase.PROGRESSING, "step_index": 0, "candidate_weight": 10, "interval_started_at_s": 100}
+    )
+    return base.model_copy(update=update)
+
+
+def observed(candidate: VersionWindow, at_s: float = 102, window_s: float = 2, **extra: object) -> Observation:
+    return Observation(collected_at_s=at_s, window_s=window_s, versions={"2": CHAMPION, "3": candidate}, **extra)
+
+
+@dataclass
+class Case:
+    name: str
+    state: RolloutState
+    observation: Observation | None
+    action: Action
+    expect: dict = field(default_factory=dict)
+    spec: RolloutSpec = CANARY
+
+
+CASES = [
+    Case(
+        "initialized advances to the first step",
+        start("r1", "iris", "2", "3", CANARY, now_s=50),
+        None,
+        Action.ADVANCE,
+        {"phase": Phase.PROGRESSING, "step_index": 0, "candidate_weight": 10, "interval_started_at_s": 103},
+    ),
+    Case(
+        "a passing interval advances",
+        state_at(),
+        observed(HEALTHY),
+        Action.ADVANCE,
+        {"step_index": 1, "candidate_weight": 50, "interval_started_at_s": 103, "iterations": 1},
+    ),
+    Case(
+        "one blip holds at the same weight",
+        state_at(),
+        observed(BROKEN),
+        Action.HOLD,
+        {"phase": Phase.PROGRESSING, "candidate_weight": 10, "failed_checks": 1, "interval_started_at_s": 102},
+    ),
+    Case(
+        "threshold failed checks roll back",
+        state_at(failed_checks=1),
+        observed(BROKEN),
+        Action.ROLLBACK,
+        {"phase": Phase.FAILED, "candidate_weight": 0, "failed_checks": 2},
+    ),
+    Case(
+        "failed checks are cumulative, as in Flagger",
+        state_at(failed_checks=1, step_index=1, candidate_weight=50),
+        observed(BROKEN),
+        Action.ROLLBACK,
+        {"phase": Phase.FAILED, "candidate_weight": 0},
+    ),
+    Case(
+        "too little data holds",
+        state_at(),
+        observed(SPARSE),
+        Action.HOLD,
+        {"phase": Phase.PROGRESSING, "inconclusive": 1, "candidate_weight": 10, "failed_checks": 0},
+    ),
+    Case(
+        "max_inconclusive in a row pauses",
+        state_at(inconclusive=2),
+        observed(SPARSE),
+        Action.PAUSE,
+        {"phase": Phase.PAUSED, "inconclusive": 3, "candidate_weight": 10},
+    ),
+    Case(
+        "paused and still inconclusive holds",
+        state_at(phase=Phase.PAUSED, inconclusive=3),
+        observed(SPARSE),
+        Action.HOLD,
+        {"phase": Phase.PAUSED, "inconclusive": 4},
+    ),
+    Case(
+        "paused resumes when data returns",
+        state_at(phase=Phase.PAUSED, inconclusive=3),
+        observed(HEALTHY),
+        Action.ADVANCE,
+        {"phase": Phase.PROGRESSING, "inconclusive": 0, "candidate_weight": 50},
+    ),
+    Case(
+        "inconclusive at the last step never promotes",
+        state_at(step_index=1, candidate_weight=50),
+        observed(SPARSE),
+        Action.HOLD,
+        {"phase": Phase.PROGRESSING, "candidate_weight": 50},
+    ),
+    Case(
+        "no candidate traffic at all is inconclusive",
+        state_at(step_index=1, candidate_weight=50),
+        Observation(collected_at_s=102, window_s=2, versions={"2": CHAMPION}),
+        Action.HOLD,
+        {"inconclusive": 1, "candidate_weight": 50},
+    ),
+    Case(
+        "the last passing step promotes",
+        state_at(step_index=1, candidate_weight=50),
+        observed(HEALTHY),
+        Action.PROMOTE,
+        {"phase": Phase.PROMOTING, "candidate_weight": 100},
+    ),
+    Case(
+        "promoting finishes",
+        state_at(phase=Phase.PROMOTING, candidate_weight=100),
+        None,
+        Action.HOLD,
+        {"phase": Phase.SUCCEEDED},
+    ),
+    Case(
+        "succeeded stays put",
+        state_at(phase=Phase.SUCCEEDED),
+        observed(BROKEN),
+        Action.HOLD,
+        {"phase": Phase.SUCCEEDED},
+    ),
+    Case("failed stays put", state_at(phase=Phase.FAILED), observed(HEALTHY), Action.HOLD, {"phase": Phase.FAILED}),
+    Case(
+        "an interval not over holds without analysing",
+        state_at(),
+        observed(BROKEN, at_s=101.5, window_s=1.5),
+        Action.HOLD,
+        {"failed_checks": 0, "interval_started_at_s": 100, "message": "interval not over yet"},
+    ),
+    Case(
+        "an observation from before the weights changed holds",
+        state_at(),
+        observed(BROKEN, at_s=103, window_s=5),
+        Action.HOLD,
+        {"failed_checks": 0, "message": "observation predates the current weights; waiting for a fresh one"},
+    ),
+    Case(
+        "a new candidate restarts the analysis",
+        state_at(step_index=1, candidate_weight=50, failed_checks=1, iterations=4),
+        observed(HEALTHY, candidate_version="4"),
+        Action.RESTART,
+        {
+            "phase": Phase.INITIALIZED,
+            "candidate": "4",
+            "champion": "2",
+            "step_index": -1,
+            "candidate_weight": 0,
+            "failed_checks": 0,
+            "iterations": 0,
+            "started_at_s": 200,
+            "message": "new candidate 4 replaced 3; analysis restarted",
+        },
+    ),
+    Case("the same candidate does not restart", state_at(), observed(HEALTHY, candidate_version="3"), Action.ADVANCE),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_step(case: Case) -> None:
+    decision = step(case.state, case.observation, case.spec, now_s=200 if "restart" in case.name else 103)
+    assert decision.action is case.action, decision.reason
+    for key, value in case.expect.items():
+        assert getattr(decision.state, key) == value, key
+
+
+def test_rollback_reason_names_the_failed_checks() -> None:
+    decision = step(state_at(failed_checks=1), observed(BROKEN), CANARY, now_s=103)
+    assert decision.reason.startswith("failed checks 2/2 (candidate_error_rate: 0.4 above max 0.05; ")
+    assert decision.reason.endswith("); rolled back")
+    assert {check.name for check in decision.checks if not check.passed} == {
+        "candidate_error_rate",
+        "error_rate_vs_champion",
+    }
+
+
+def test_weights_of_a_state() -> None:
+    assert state_at().weights() == {"2": 90, "3": 10}
+
+
+def test_abort() -> None:
+    decision = abort(state_at(), "operator request")
+    assert decision.action is Action.ROLLBACK
+    assert (decision.state.phase, decision.state.candidate_weight) == (Phase.FAILED, 0)
+    assert decision.reason == "aborted: operator request"
+    assert abort(decision.state, "again").action is Action.HOLD
+
+
+class FakeRollout:
+    """Drives `step` the way the driver does: observe every poll_s, persist (as JSON) after every decision."""
+
+    def __init__(
+        self, spec: RolloutSpec, windows: list[VersionWindow], poll_s: float, champion: VersionWindow = CHAMPION
+    ) -> None:
+        self.spec, self.windows, self.poll_s, self.champion = spec, windows, poll_s, champion
+        self.now = 0.0
+        self.window_start = 0.0
+        self.state_json = start("r1", "iris", "1", "2", spec, now_s=0).model_dump_json()
+        self.log: list[tuple[float, Action, int]] = []
+
+    def run(self, polls: int) -> None:
+        for _ in range(polls):
+            self.poll_once()
+
+    def poll_once(self) -> None:
+        state = RolloutState.model_validate_json(self.state_json)
+        if state.phase in {Phase.SUCCEEDED, Phase.FAILED}:
+            return
+        self.now += self.poll_s
+        window = self.windows[min(len(self.log), len(self.windows) - 1)]
+        versions = {"1": self.champion, "2": window}
+        observation = Observation(collected_at_s=self.now, window_s=self.now - self.window_start, versions=versions)
+        decision = step(state, observation, self.spec, now_s=self.now)
+        if decision.action is not Action.HOLD or decision.state.interval_started_at_s != state.interval_started_at_s:
+            self.window_start = self.now  # a new window starts after applying or analysing
+        self.state_json = decision.state.model_dump_json()
+        self.log.append((self.now, decision.action, decision.state.candidate_weight))
+
+
+@pytest.mark.parametrize("poll_s", [0.25, 0.5, 1.0, 3.0])
+def test_promotion_takes_at_least_interval_times_steps(poll_s: float) -> None:
+    spec = parse_spec({"strategy": "canary", "interval_s": 2, "step_weights": [10, 20, 40, 80], "min_requests": 1})
+    rollout = FakeRollout(spec, [HEALTHY], poll_s)
+    rollout.run(200)
+    promoted_at = next(t for t, action, _ in rollout.log if action is Action.PROMOTE)
+    first_advance_at = next(t for t, action, _ in rollout.log if action is Action.ADVANCE)
+    assert promoted_at - first_advance_at >= spec.interval_s * len(spec.schedule())
+    assert [w for _, action, w in rollout.log if action is Action.ADVANCE] == [10, 20, 40, 80]
+    assert RolloutState.model_validate_json(rollout.state_json).phase is Phase.SUCCEEDED
+
+
+def test_resume_from_persisted_state_matches_an_uninterrupted_run() -> None:
+    spec = parse_spec({"strategy": "canary", "interval_s": 2, "threshold": 3, "step_weights": [10, 30, 60]})
+    windows = [HEALTHY, SPARSE, BROKEN, HEALTHY, HEALTHY, HEALTHY, HEALTHY, HEALTHY]
+    uninterrupted = FakeRollout(spec, windows, poll_s=1)
+    uninterrupted.run(60)
+
+    first = FakeRollout(spec, windows, poll_s=1)
+    first.run(7)
+    resumed = FakeRollout(spec, windows, poll_s=1)
+    resumed.state_json, resumed.now, resumed.window_start, resumed.log = (
+        first.state_json,
+        first.now,
+        first.window_start,
+        list(first.log),
+    )
+    resumed.run(53)
+    assert resumed.log == uninterrupted.log
+    assert resumed.state_json == uninterrupted.state_json
+    assert [a for _, a, _ in uninterrupted.log if a is not Action.HOLD][-1] is Action.PROMOTE
+
+
+def test_bluegreen_smoke_checks_at_zero_then_switches_at_once() -> None:
+    spec = parse_spec({"strategy": "bluegreen", "interval_s": 1, "iterations": 3, "mirror_percent": 100})
+    rollout = FakeRollout(spec, [HEALTHY], poll_s=1)
+    rollout.run(20)
+    changes = [(action, weight) for _, action, weight in rollout.log if action is not Action.HOLD]
+    assert changes == [(Action.ADVANCE, 0), (Action.PROMOTE, 100)]
+    analysed = [entry for entry in rollout.log if entry[1] is Action.HOLD]
+    assert len(analysed) >= 2  # iterations 2 and 3 only move step_index
+
+
+def test_bluegreen_advance_mirrors_traffic() -> None:
+    spec = parse_spec({"strategy": "bluegreen", "mirror_percent": 40})
+    decision = step(start("r", "iris", "1", "2", spec, 0), None, spec, now_s=0)
+    assert (decision.action, decision.state.candidate_weight, decision.state.mirror_percent) == (Action.ADVANCE, 0, 40)
+
+
+def test_shadow_concludes_without_promoting() -> None:
+    spec = parse_spec({"strategy": "shadow", "interval_s": 1, "iterations": 2, "mirror_percent": 50})
+    rollout = FakeRollout(spec, [HEALTHY], poll_s=1)
+    rollout.run(20)
+    state = RolloutState.model_validate_json(rollout.state_json)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD] == [Action.ADVANCE, Action.CONCLUDE]
+    assert (state.phase, state.candidate_weight, state.mirror_percent) == (Phase.SUCCEEDED, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "promote_winner", "last_action"),
+    [
+        (VersionWindow(requests=900, errors=0, p99_ms=20), True, Action.PROMOTE),
+        (VersionWindow(requests=900, errors=0, p99_ms=20), False, Action.CONCLUDE),
+        (VersionWindow(requests=900, errors=9, p99_ms=20), True, Action.CONCLUDE),
+    ],
+)
+def test_abtest_promotes_only_a_significantly_better_winner(
+    candidate: VersionWindow, promote_winner: bool, last_action: Action
+) -> None:
+    spec = parse_spec(
+        {"strategy": "abtest", "interval_s": 1, "duration_s": 2, "promote_winner": promote_winner, "comparison": None}
+    )
+    # The champion errs on 1 % of its 900 requests per interval: 18 of 1800 over the test. A candidate with
+    # 0 of 1800 is significantly better (p ~ 1e-5); one with the same 1 % is not.
+    rollout = FakeRollout(spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20))
+    rollout.run(20)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
