@@ -57,16 +57,22 @@ def quantile_ms(q: float, buckets: list[LatencyBucket], total: int) -> float | N
 def window_between(before: VersionCounters | None, after: VersionCounters) -> VersionWindow:
     """The window between two cumulative snapshots. A counter that went down (a restarted replica) is read as
     having started from zero, as Prometheus' `increase()` does."""
-    reset = before is None or after.requests < before.requests or after.errors < before.errors
+    reset = (
+        before is None
+        or after.requests < before.requests
+        or after.errors < before.errors
+        or after.latency_count < before.latency_count
+    )
     base = VersionCounters(requests=0, errors=0) if reset else before
     requests = after.requests - base.requests
     errors = min(after.errors - base.errors, requests)
     buckets = _bucket_deltas(base.latency_buckets, after.latency_buckets)
+    timed = max(after.latency_count - base.latency_count, 0)
     return VersionWindow(
         requests=requests,
         errors=errors,
-        p50_ms=quantile_ms(0.5, buckets, requests),
-        p99_ms=quantile_ms(0.99, buckets, requests),
+        p50_ms=quantile_ms(0.5, buckets, timed),
+        p99_ms=quantile_ms(0.99, buckets, timed),
     )
 
 

@@ -26,7 +26,13 @@ class VersionCounters(BaseModel):
     requests: int = Field(ge=0, description="Requests routed to this version (served or failed).")
     errors: int = Field(ge=0, description="Requests to this version that failed (5xx or exception).")
     latency_buckets: list[LatencyBucket] = Field(
-        default_factory=list, description="Cumulative latency histogram, ascending le_ms; +Inf is `requests`."
+        default_factory=list, description="Cumulative latency histogram over finite bounds, ascending le_ms."
+    )
+    latency_count: int = Field(
+        default=0,
+        ge=0,
+        description="Latency observations (the +Inf bucket); may be fewer than requests when only successful "
+        "requests are timed.",
     )
 
 

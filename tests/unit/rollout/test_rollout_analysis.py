@@ -40,10 +40,11 @@ def test_quantile_without_data() -> None:
 
 
 def test_window_between_snapshots() -> None:
-    before = VersionCounters(requests=100, errors=1, latency_buckets=BUCKETS)
+    before = VersionCounters(requests=100, errors=1, latency_buckets=BUCKETS, latency_count=100)
     after = VersionCounters(
         requests=200,
         errors=4,
+        latency_count=200,
         latency_buckets=[
             LatencyBucket(le_ms=10, count=100),
             LatencyBucket(le_ms=20, count=140),
@@ -58,10 +59,20 @@ def test_window_between_snapshots() -> None:
 
 def test_window_after_counter_reset_counts_from_zero() -> None:
     before = VersionCounters(requests=500, errors=9)
-    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)])
+    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20)
     window = window_between(before, after)
     assert (window.requests, window.errors) == (20, 2)
     assert window.p99_ms == pytest.approx(5 * 0.99)
+
+
+def test_latency_quantiles_count_the_overflow_bucket() -> None:
+    # 100 timed requests, 90 within 10 ms and 10 above every bound: p99 is reported at the last bound.
+    after = VersionCounters(
+        requests=110, errors=10, latency_buckets=[LatencyBucket(le_ms=10, count=90)], latency_count=100
+    )
+    window = window_between(None, after)
+    assert window.p50_ms == pytest.approx(10 * 50 / 90)
+    assert window.p99_ms == 10
 
 
 def test_window_without_previous_snapshot() -> None:
