@@ -45,3 +45,113 @@ class UnavailableError(RayshipError):
     """A dependency is down or not ready yet (HTTP 503)."""
 
     status_code = 503
+
+
+# --- registry errors: raised where MLflow meets rayship (registry/api.py is that one boundary) ---
+
+
+class InvalidModelUriError(InvalidInputError):
+    """A model URI that names neither a version nor an alias of a registered model."""
+
+    def __init__(self, model_uri: str) -> None:
+        super().__init__(
+            f"Invalid model URI '{model_uri}': expected models:/<name>/<version>, models:/<name>@<alias>, "
+            "<name>/<version> or <name>@<alias>"
+        )
+        self.model_uri = model_uri
+
+
+class InvalidAliasError(InvalidInputError):
+    """An alias MLflow would reject, or one that looks like a version."""
+
+    def __init__(self, alias: str) -> None:
+        super().__init__(
+            f"Invalid alias '{alias}': use letters, digits, '_' or '-', not starting with a digit "
+            "and not 'latest' or 'v<digits>'"
+        )
+        self.alias = alias
+
+
+class ModelNotFoundError(NotFoundError):
+    """No registered model has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Model '{name}' is not registered")
+        self.name = name
+
+
+class VersionNotFoundError(NotFoundError):
+    """The registered model exists but has no such version."""
+
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(f"Model '{name}' has no version '{version}'")
+        self.name = name
+        self.version = version
+
+
+class AliasNotFoundError(NotFoundError):
+    """The registered model exists but no version carries this alias."""
+
+    def __init__(self, name: str, alias: str) -> None:
+        super().__init__(f"Model '{name}' has no alias '{alias}'")
+        self.name = name
+        self.alias = alias
+
+
+class LoggedModelNotFoundError(NotFoundError):
+    """No logged model (MLflow 3 `m-...` id) has this id."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"Logged model '{model_id}' not found")
+        self.model_id = model_id
+
+
+class DigestMismatchError(ConflictError):
+    """A downloaded model version differs from the sha256 manifest recorded when it was registered."""
+
+    def __init__(self, name: str, version: str, problems: list[str]) -> None:
+        super().__init__(f"Model {name}/{version} failed digest verification: {'; '.join(problems)}")
+        self.name = name
+        self.version = version
+        self.problems = problems
+
+
+class ManifestMissingError(ConflictError):
+    """A model version without a digest manifest: nothing to verify it against, so it is never loaded."""
+
+    def __init__(self, name: str, version: str, tag: str) -> None:
+        super().__init__(
+            f"Model {name}/{version} has no digest manifest (tag '{tag}'); "
+            "register it with rayship before verifying or loading it"
+        )
+        self.name = name
+        self.version = version
+
+
+class AliasHeldError(ConflictError):
+    """An operation that would leave an alias pointing at a version that should no longer be used."""
+
+    def __init__(self, name: str, version: str, alias: str) -> None:
+        super().__init__(f"Model {name}/{version} holds alias '{alias}'; move or delete the alias before archiving it")
+        self.name = name
+        self.version = version
+        self.alias = alias
+
+
+class RegistryUnavailableError(UnavailableError):
+    """The MLflow tracking server did not answer within the bounded retry."""
+
+    def __init__(self, tracking_uri: str, attempts: int, reason: str) -> None:
+        super().__init__(f"MLflow at {tracking_uri} is unreachable after {attempts} attempts: {reason}")
+        self.tracking_uri = tracking_uri
+        self.attempts = attempts
+
+
+class RegistryBackendError(RayshipError):
+    """MLflow answered with an error rayship has no more specific meaning for."""
+
+    status_code = 502
+
+    def __init__(self, action: str, reason: str) -> None:
+        super().__init__(f"MLflow failed to {action}: {reason}")
+        self.action = action

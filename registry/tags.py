@@ -1,0 +1,34 @@
+"""Names of the tags rayship writes on model versions: the one place both writers and readers take them from."""
+
+from __future__ import annotations
+
+PREFIX = "rayship."
+MANIFEST = "rayship.manifest"
+DATASET_FINGERPRINT = "rayship.dataset_sha256"
+SWEEP_ID = "rayship.sweep_id"
+TRIAL_ID = "rayship.trial_id"
+RUN_ID = "rayship.run_id"
+LOGGED_MODEL_ID = "rayship.logged_model_id"
+GIT_COMMIT = "rayship.git_commit"
+FLAVOR = "rayship.flavor"
+METRIC_PREFIX = "rayship.metric."
+GATE = "rayship.gate"
+GATE_REASONS = "rayship.gate_reasons"
+ARCHIVED = "rayship.archived"
+
+
+def metric_tag(metric: str) -> str:
+    """Tag key of one holdout metric, e.g. `rayship.metric.accuracy`."""
+    return f"{METRIC_PREFIX}{metric}"
+
+
+def metrics_from_tags(tags: dict[str, str]) -> dict[str, float]:
+    """The holdout metrics recorded at registration, read back from a version's tags."""
+    metrics = {}
+    for key, value in tags.items():
+        if key.startswith(METRIC_PREFIX):
+            try:
+                metrics[key.removeprefix(METRIC_PREFIX)] = float(value)
+            except ValueError:
+                continue  # a hand-edited tag is shown as-is elsewhere, not a reason to fail reading the card
+    return metrics
