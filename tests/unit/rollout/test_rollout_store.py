@@ -1,0 +1,179 @@
+"""Durable rollout state: atomic state file, append-only event log, and replay after `kill -9` at every point
+between deciding a step and recording it as applied."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rollout.errors import CorruptStoreError, StoreConflictError
+from rollout.policy import Phase, RolloutState
+from rollout.store import Intent, RolloutStore
+
+WEIGHTS = [10, 25, 50, 75]
+
+
+def initial_state() -> RolloutState:
+    return RolloutState(
+        rollout_id="r1", model="iris", strategy="canary", champion="1", candidate="2",
+        started_at_s=0, interval_started_at_s=0,
+    )  # fmt: skip
+
+
+def test_begin_then_commit_logs_one_event_and_clears_the_intent(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    after = initial_state().model_copy(update={"candidate_weight": 10, "phase": Phase.PROGRESSING})
+    intent = store.begin("advance", {"weights": {"1": 90, "2": 10}}, after, "step 1/4", now_s=5)
+    pending = store.load()
+    assert pending.pending == intent
+    assert pending.state.candidate_weight == 0  # the state before the action, until it is applied
+    store.commit(intent, now_s=6)
+    stored = store.load()
+    assert (stored.pending, stored.state, stored.next_step_id) == (None, after, 2)
+    [event] = store.events()
+    assert (event.step_id, event.action, event.candidate_weight, event.phase) == (1, "advance", 10, "Progressing")
+    assert (event.decided_at_s, event.applied_at_s, event.replayed) == (5, 6, False)
+
+
+def test_a_second_intent_while_one_is_pending_is_refused(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    store.begin("advance", {}, initial_state(), "x", now_s=1)
+    with pytest.raises(StoreConflictError) as caught:
+        store.begin("advance", {}, initial_state(), "y", now_s=2)
+    assert str(caught.value) == "Rollout store of model 'iris': step 1 is pending; recover first"
+    with pytest.raises(StoreConflictError, match="step 1 of the last rollout is not applied yet"):
+        store.create(initial_state())
+
+
+def test_save_state_needs_a_started_rollout(tmp_path: Path) -> None:
+    with pytest.raises(StoreConflictError) as caught:
+        RolloutStore(tmp_path, "iris").save_state(initial_state())
+    assert str(caught.value) == "Rollout store of model 'iris': no rollout has been started"
+
+
+def test_recover_without_pending_intent_applies_nothing(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    assert store.recover(lambda intent: pytest.fail("nothing to apply"), now_s=1) is None
+    store.create(initial_state())
+    assert store.recover(lambda intent: pytest.fail("nothing to apply"), now_s=1) is None
+
+
+def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    store.commit(store.begin("advance", {}, initial_state(), "a", now_s=1), now_s=1)
+    with store.events_path.open("a") as handle:
+        handle.write('{"step_id": 2, "rollout_')  # a crash mid-append
+    assert [event.step_id for event in store.events()] == [1]
+    store.commit(store.begin("advance", {}, initial_state(), "b", now_s=2), now_s=2)
+    assert [event.step_id for event in store.events()] == [1, 2]
+
+
+def test_corrupt_state_file_is_reported(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    store.state_path.write_text("{}")
+    with pytest.raises(CorruptStoreError, match=r"^Rollout store file .*state.json is unreadable: Field required$"):
+        store.load()
+
+
+# A miniature driver in a child process: for each weight, begin -> apply (append to router.log) -> commit. It
+# SIGKILLs itself at the requested step and point, which is what `kill -9` at that instant would do.
+DRIVER = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from pathlib import Path
+    from rollout import store as store_module
+    from rollout.policy import Phase, RolloutState
+    from rollout.store import RolloutStore
+
+    root, crash_step, crash_point = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    weights = json.loads(sys.argv[4])
+
+    def crash_if(step, point):
+        if (step, point) == (crash_step, crash_point):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def apply(intent):
+        with (root / "router.log").open("a") as log:
+            log.write(json.dumps(intent.effect) + "\\n")
+
+    store = RolloutStore(root, "iris")
+    original_write = store_module.write_atomically
+
+    def write_then_maybe_crash(path, text):
+        pending = json.loads(text)["pending"]
+        if pending is None and path.name == "state.json" and store.events():
+            crash_if(store.events()[-1].step_id, "after_append")
+        original_write(path, text)
+
+    store_module.write_atomically = write_then_maybe_crash
+    store.recover(apply, now_s=0)
+    if store.load() is None:
+        store.create(RolloutState(rollout_id="r1", model="iris", strategy="canary", champion="1",
+                                  candidate="2", started_at_s=0, interval_started_at_s=0))
+    while True:
+        state = store.load().state
+        if state.step_index + 1 >= len(weights):
+            break
+        index = state.step_index + 1
+        after = state.model_copy(update={"step_index": index, "candidate_weight": weights[index],
+                                         "phase": Phase.PROGRESSING})
+        step_id = store.load().next_step_id
+        crash_if(step_id, "before_begin")
+        intent = store.begin("advance", {"weights": {"1": 100 - weights[index], "2": weights[index]}}, after,
+                             f"step {index + 1}", now_s=step_id)
+        crash_if(step_id, "after_begin")
+        apply(intent)
+        crash_if(step_id, "after_apply")
+        store.commit(intent, now_s=step_id)
+        crash_if(step_id, "after_commit")
+    """
+)
+
+
+def run_driver(root: Path, crash_step: int, crash_point: str) -> int:
+    command = [sys.executable, "-c", DRIVER, str(root), str(crash_step), crash_point, json.dumps(WEIGHTS)]
+    return subprocess.run(command, capture_output=True, text=True, check=False).returncode
+
+
+POINTS = ["before_begin", "after_begin", "after_apply", "after_append", "after_commit"]
+
+
+@pytest.mark.parametrize("crash_step", [1, 4])
+@pytest.mark.parametrize("crash_point", POINTS)
+def test_kill_9_then_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_step: int, crash_point: str) -> None:
+    assert run_driver(tmp_path, crash_step, crash_point) == -signal.SIGKILL
+    assert run_driver(tmp_path, crash_step=0, crash_point="never") == 0
+    store = RolloutStore(tmp_path, "iris")
+    events = store.events()
+    assert [event.step_id for event in events] == [1, 2, 3, 4]
+    assert [event.candidate_weight for event in events] == WEIGHTS
+    replayed = [event.step_id for event in events if event.replayed]
+    # Only a crash after the router call and before the log append makes recovery apply the step again.
+    assert replayed == ([crash_step] if crash_point in {"after_begin", "after_apply"} else [])
+    applied = [json.loads(line)["weights"]["2"] for line in (tmp_path / "router.log").read_text().splitlines()]
+    expected = list(WEIGHTS)
+    if crash_point == "after_apply":
+        expected.insert(crash_step, WEIGHTS[crash_step - 1])  # the same absolute weights once more: idempotent
+    assert applied == expected
+    final = store.load()
+    assert (final.pending, final.state.candidate_weight, final.next_step_id) == (None, 75, 5)
+
+
+def test_replayed_intent_is_the_persisted_one(tmp_path: Path) -> None:
+    assert run_driver(tmp_path, 2, "after_begin") == -signal.SIGKILL
+    store = RolloutStore(tmp_path, "iris")
+    seen: list[Intent] = []
+    replayed = store.recover(seen.append, now_s=99)
+    assert seen == [replayed]
+    assert (replayed.step_id, replayed.effect) == (2, {"weights": {"1": 75, "2": 25}})
+    assert store.events()[-1].applied_at_s == 99
