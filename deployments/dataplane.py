@@ -1,0 +1,166 @@
+"""The gateway's transport-free core: choose a version, call it, fail over, shadow, and count.
+
+HTTP routes decode a request into `Features`, call `DataPlane.predict`, and encode the `Served` answer; they know
+nothing of policies or handles. The version apps are reached through a `VersionCaller` (Serve handles in
+production, a fake in unit tests); randomness and the clock are injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from deployments.errors import (
+    ModelNotFoundError,
+    NoReadyVersionError,
+    VersionFailedError,
+    VersionNotFoundError,
+    VersionNotReadyError,
+    VersionReportedError,
+)
+from deployments.metrics import MetricsRecorder
+from deployments.policy import GatewayConfig, ModelPolicy, VersionRoute
+from deployments.routing import plan_route, sticky_draw
+from deployments.types import Features, ModelMetadata, Prediction, Served, VersionError
+from registry.errors import RayshipError
+
+logger = logging.getLogger(__name__)
+
+
+class VersionCaller(Protocol):
+    """How the data plane reaches the version apps."""
+
+    def is_ready(self, app: str) -> bool:
+        """Whether the app has a running replica (cheap, no I/O)."""
+
+    async def predict(self, app: str, features: Features) -> Prediction | VersionError:
+        """The app's answer; raises on a crash or a dead replica (a `RayshipError` carries its status)."""
+
+    async def metadata(self, app: str) -> ModelMetadata:
+        """The app's model metadata."""
+
+
+class DataPlane:
+    def __init__(
+        self,
+        caller: VersionCaller,
+        recorder: MetricsRecorder,
+        config: GatewayConfig | None = None,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._caller = caller
+        self._recorder = recorder
+        self._config = config or GatewayConfig()
+        self._rng = rng
+        self._clock = clock
+        self._shadow_tasks: set[asyncio.Task] = set()
+
+    @property
+    def config(self) -> GatewayConfig:
+        return self._config
+
+    def apply(self, config: GatewayConfig) -> None:
+        """Swap the whole policy at once: a request in flight keeps the policy it started with."""
+        self._config = config
+
+    def policy(self, model: str) -> ModelPolicy:
+        policy = self._config.models.get(model)
+        if policy is None:
+            raise ModelNotFoundError(model)
+        return policy
+
+    async def predict(
+        self, model: str, features: Features, pinned: str | None = None, sticky_key: str | None = None
+    ) -> Served:
+        policy = self.policy(model)
+        u = sticky_draw(f"{model}\x00{sticky_key}") if sticky_key is not None else self._rng()
+        plan = plan_route(policy, model, u, self._rng(), pinned)
+        if plan.shadow is not None:
+            self._start_shadow(model, plan.shadow, features)
+        champion = policy.champion_version
+        try:
+            prediction = await self._attempt(model, plan.primary, features)
+            return Served(model, plan.primary.version, prediction)
+        except VersionNotReadyError:
+            if plan.fallback is None:
+                if pinned is None and plan.primary.version == champion:
+                    raise NoReadyVersionError(model) from None
+                raise
+            failure: Exception = VersionNotReadyError(model, plan.primary.version)
+        except VersionFailedError as exc:
+            if plan.fallback is None:
+                raise
+            failure = exc
+        logger.warning("failing over to the champion: %s", failure)
+        try:
+            prediction = await self._attempt(model, plan.fallback, features)
+        except VersionNotReadyError:
+            raise NoReadyVersionError(model) from None
+        return Served(model, plan.fallback.version, prediction)
+
+    async def _attempt(self, model: str, route: VersionRoute, features: Features) -> Prediction:
+        """One call to one version, counted against that version whatever happens."""
+        if not self._caller.is_ready(route.app):
+            self._recorder.record(model, route.version, 503, None, None)
+            raise VersionNotReadyError(model, route.version)
+        started = self._clock()
+        try:
+            reply = await self._caller.predict(route.app, features)
+        except Exception as exc:  # a crash or a dead replica: counted, then mapped to a 5xx
+            status = exc.status_code if isinstance(exc, RayshipError) and exc.status_code >= 500 else 500
+            self._recorder.record(model, route.version, status, None, None)
+            raise VersionFailedError(model, route.version, status, _reason(exc)) from exc
+        if isinstance(reply, VersionError):
+            self._recorder.record(model, route.version, reply.status_code, None, None)
+            if reply.status_code >= 500:
+                raise VersionFailedError(model, route.version, reply.status_code, reply.message)
+            raise VersionReportedError(reply.status_code, reply.message)
+        self._recorder.record(model, route.version, 200, self._clock() - started, reply.batch_size)
+        return reply
+
+    def _start_shadow(self, model: str, route: VersionRoute, features: Features) -> None:
+        task = asyncio.get_running_loop().create_task(self._shadow(model, route, features))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    async def _shadow(self, model: str, route: VersionRoute, features: Features) -> None:
+        """The mirrored call: measured by `_attempt`, its answer and its errors discarded."""
+        with contextlib.suppress(RayshipError):
+            await self._attempt(model, route, features)
+
+    def version_ready(self, model: str, version: str | None = None) -> bool:
+        route = self._route(model, version)
+        return self._caller.is_ready(route.app)
+
+    def ready(self) -> bool:
+        """Every model's champion can serve (and there is at least one model)."""
+        models = self._config.models
+        return bool(models) and all(self.version_ready(model) for model in models)
+
+    async def metadata(self, model: str, version: str | None = None) -> tuple[list[str], ModelMetadata]:
+        """The served versions and one version's metadata (the champion's unless `version` is given)."""
+        route = self._route(model, version)
+        if not self._caller.is_ready(route.app):
+            raise VersionNotReadyError(model, route.version) if version else NoReadyVersionError(model)
+        metadata = await self._caller.metadata(route.app)
+        return [r.version for r in self.policy(model).versions], metadata
+
+    def _route(self, model: str, version: str | None) -> VersionRoute:
+        policy = self.policy(model)
+        route = policy.route(version if version is not None else policy.champion_version)
+        if route is None:
+            raise VersionNotFoundError(model, version or policy.champion_version)
+        return route
+
+
+def _reason(exc: Exception) -> str:
+    """A one-line reason without a traceback (Ray errors stringify to whole tracebacks)."""
+    if isinstance(exc, RayshipError):
+        return exc.message
+    return type(exc).__name__

@@ -1,0 +1,60 @@
+"""Recording what each version served: the in-process counters behind the stats endpoint.
+
+`MetricsRecorder` is what the data plane calls; `CounterStore` keeps cumulative `VersionStats` per
+(model, version) in memory; the gateway adds a Prometheus exporter next to it (`deployments/gateway/prometheus.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from deployments.stats import VersionStats
+
+
+class MetricsRecorder(Protocol):
+    def record(
+        self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
+    ) -> None:
+        """One request to one version ended with `status_code`; latency and batch size are known on success."""
+
+
+class CounterStore:
+    """Cumulative counters per (model, version), snapshotted by value."""
+
+    def __init__(self) -> None:
+        self._stats: dict[tuple[str, str], VersionStats] = {}
+
+    def record(
+        self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
+    ) -> None:
+        stats = self._stats.get((model, version))
+        if stats is None:
+            stats = self._stats[(model, version)] = VersionStats()
+        stats.requests += 1
+        if status_code >= 400:
+            code = str(status_code)
+            stats.errors[code] = stats.errors.get(code, 0) + 1
+        if latency_s is not None:
+            stats.latency_ms.observe(latency_s * 1000.0)
+        if batch_size is not None:
+            stats.batch_size.observe(batch_size)
+
+    def snapshot(self) -> dict[str, dict[str, dict]]:
+        """`{model: {version: VersionStats as JSON-ready dict}}`, a deep copy safe to send elsewhere."""
+        out: dict[str, dict[str, dict]] = {}
+        for (model, version), stats in self._stats.items():
+            out.setdefault(model, {})[version] = stats.model_dump()
+        return out
+
+
+class FanOutRecorder:
+    """Records into several recorders (the counter store and Prometheus)."""
+
+    def __init__(self, *recorders: MetricsRecorder) -> None:
+        self._recorders = recorders
+
+    def record(
+        self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
+    ) -> None:
+        for recorder in self._recorders:
+            recorder.record(model, version, status_code, latency_s, batch_size)

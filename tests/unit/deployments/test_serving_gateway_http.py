@@ -1,0 +1,155 @@
+"""The gateway's HTTP surface against a fake version caller (unit tier: no Ray, no network)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deployments.dataplane import DataPlane
+from deployments.gateway.http import create_http_app
+from deployments.policy import GatewayConfig
+from deployments.stats import ModelStats
+
+ADMIN = "admin-token"
+JSON = {"content-type": "application/json"}
+NOT_JSON = (
+    "The request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
+)
+SHORT = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [1, 2]}]}
+OIP_BODY = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}]}
+
+
+@pytest.fixture
+def gateway(fake_caller, recorder, make_config):
+    def build(config: dict | None = None, environ: dict | None = None) -> TestClient:
+        plane = DataPlane(fake_caller, recorder, GatewayConfig.model_validate(config or make_config()), rng=lambda: 0.1)
+
+        async def stats(model: str) -> ModelStats:
+            return ModelStats(
+                model=model, collected_at=1.0, oldest_push_at=1.0, replicas=1, policy_digests=[], versions={}
+            )
+
+        app = create_http_app(plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {})
+        return TestClient(app)
+
+    return build
+
+
+def test_the_three_protocols_answer_with_the_serving_version(gateway) -> None:
+    client = gateway()
+    oip = client.post("/v2/models/iris/infer", json={**OIP_BODY, "id": "a1"})
+    assert oip.status_code == 200
+    assert oip.json()["outputs"][0] == {"name": "predict", "shape": [1], "datatype": "FP64", "data": [3.0]}
+    assert (oip.json()["model_version"], oip.json()["id"], oip.headers["x-model-version"]) == ("1", "a1", "1")
+    v1 = client.post("/v1/models/iris:predict", json={"instances": [[1, 2], [3, 4]]})
+    assert (v1.status_code, v1.json(), v1.headers["x-model-version"]) == (200, {"predictions": [3.0, 7.0]}, "1")
+    mlflow = client.post("/models/iris/invocations", content=b"a,b\n1,2\n", headers={"content-type": "text/csv"})
+    assert (mlflow.status_code, mlflow.json()) == (200, {"predictions": [3.0]})
+    pinned = client.post("/v2/models/iris/versions/2/infer", json=OIP_BODY)
+    assert (pinned.json()["model_version"], pinned.headers["x-model-version"]) == ("2", "2")
+
+
+def test_request_ids_are_echoed_or_generated(gateway) -> None:
+    client = gateway()
+    assert client.get("/v2/health/live", headers={"x-request-id": "abc-123"}).headers["x-request-id"] == "abc-123"
+    generated = client.get("/v2/health/live", headers={"x-request-id": "bad id with spaces"}).headers["x-request-id"]
+    assert len(generated) == 32 and generated != "bad id with spaces"
+    missing = client.get("/nowhere")
+    assert len(missing.headers["x-request-id"]) == 32 and missing.headers["x-model-version"] == ""
+
+
+@pytest.mark.parametrize(
+    "method,path,kwargs,status,error",
+    [
+        ("post", "/v2/models/iris/infer", {"content": b"{nope", "headers": JSON}, 400, NOT_JSON),
+        ("post", "/v2/models/iris/infer", {"json": SHORT}, 400, "input 'x' has 2 elements but shape [1, 3] needs 3"),
+        ("post", "/v2/models/wine/infer", {"json": OIP_BODY}, 404, "Model 'wine' is not served by this gateway"),
+        ("post", "/v2/models/iris/versions/7/infer", {"json": OIP_BODY}, 404, "Model 'iris' has no version '7'"),
+        ("get", "/v2/models/iris/infer", {}, 405, "Method GET is not allowed for '/v2/models/iris/infer'"),
+        (
+            "post",
+            "/v2/models/iris/infer",
+            {"content": b"x" * 101, "headers": {"content-type": "application/json"}},
+            413,
+            "Request body exceeds the limit of 100 bytes",
+        ),
+        (
+            "post",
+            "/v1/models/iris:predict",
+            {"content": b"1,2", "headers": {"content-type": "text/csv"}},
+            415,
+            "Unsupported content type 'text/csv'; send one of: application/json",
+        ),
+        (
+            "post",
+            "/models/iris/invocations",
+            {"content": b"x", "headers": {"content-type": "text/plain"}},
+            415,
+            "Unsupported content type 'text/plain'; send one of: application/json, text/csv",
+        ),
+        ("get", "/v3/whatever", {}, 404, "No route for path '/v3/whatever'"),
+    ],
+)
+def test_the_bad_input_table(gateway, make_config, method, path, kwargs, status, error) -> None:
+    client = gateway({**make_config(), "max_body_bytes": 100})
+    response = getattr(client, method)(path, **kwargs)
+    assert (response.status_code, response.json()) == (status, {"error": error})
+    assert "x-model-version" in response.headers and "x-request-id" in response.headers
+
+
+def test_413_is_decided_from_content_length_before_reading(gateway, make_config) -> None:
+    client = gateway({**make_config(), "max_body_bytes": 100})
+    chunks = iter([b"{" + b" " * 200 + b"}"])
+    response = client.post("/v2/models/iris/infer", content=chunks, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_api_keys_401_when_missing_and_403_when_wrong(gateway, make_config) -> None:
+    client = gateway({**make_config(), "api_keys_env": "KEYS"}, environ={"KEYS": "k1, k2"})
+    missing = client.post("/v2/models/iris/infer", json=OIP_BODY)
+    assert (missing.status_code, missing.json()["error"]) == (
+        401,
+        "Missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
+    )
+    wrong = client.post("/v2/models/iris/infer", json=OIP_BODY, headers={"authorization": "Bearer nope"})
+    assert (wrong.status_code, wrong.json()) == (403, {"error": "The API key is not valid"})
+    assert client.post("/v2/models/iris/infer", json=OIP_BODY, headers={"x-api-key": "k2"}).status_code == 200
+    assert client.get("/v2/health/live").status_code == 200  # probes need no key
+
+
+def test_503_when_no_version_is_ready(gateway, fake_caller) -> None:
+    fake_caller.ready = set()
+    client = gateway()
+    response = client.post("/v2/models/iris/infer", json=OIP_BODY)
+    assert (response.status_code, response.json()) == (503, {"error": "Model 'iris' has no ready version"})
+    assert client.get("/v2/health/ready").status_code == 503
+    assert client.get("/v2/models/iris/ready").json() == {"error": "Model 'iris' version '1' is not ready"}
+
+
+def test_metadata_and_readiness(gateway) -> None:
+    client = gateway()
+    assert client.get("/v2").json() == {"name": "rayship", "version": "0.1.0", "extensions": []}
+    assert client.get("/v2/health/ready").status_code == 200
+    metadata = client.get("/v2/models/iris")
+    assert metadata.json() == {
+        "name": "iris",
+        "versions": ["1", "2"],
+        "platform": "sklearn",
+        "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, 2]}],
+        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+    }
+    assert metadata.headers["x-model-version"] == "1"
+    assert client.get("/v2/models/iris/versions/2/ready").json() == {"name": "iris", "version": "2", "ready": True}
+
+
+def test_stats_need_the_admin_token(gateway) -> None:
+    client = gateway()
+    assert client.get("/-/rayship/stats?model=iris").status_code == 401
+    assert client.get("/-/rayship/stats?model=iris", headers={"authorization": "Bearer x"}).status_code == 403
+    ok = client.get("/-/rayship/stats?model=iris", headers={"authorization": f"Bearer {ADMIN}"})
+    assert ok.status_code == 200 and ok.json()["model"] == "iris"
+    assert json.loads(client.get("/-/rayship/policy", headers={"authorization": f"Bearer {ADMIN}"}).text) == {
+        "digest": "x"
+    }
