@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from registry.api import PinnedVersion, VerifyReport, download_verified, register, resolve, verify
+    from registry.model_facts import ModelFacts, read_model_facts
 
 _EXPORTS = {
     "PinnedVersion": "registry.api",
@@ -19,9 +20,20 @@ _EXPORTS = {
     "register": "registry.api",
     "resolve": "registry.api",
     "verify": "registry.api",
+    "ModelFacts": "registry.model_facts",
+    "read_model_facts": "registry.model_facts",
 }
 
-__all__ = ["PinnedVersion", "VerifyReport", "download_verified", "register", "resolve", "verify"]
+__all__ = [
+    "ModelFacts",
+    "PinnedVersion",
+    "VerifyReport",
+    "download_verified",
+    "read_model_facts",
+    "register",
+    "resolve",
+    "verify",
+]
 
 
 def __getattr__(name: str) -> Any:
