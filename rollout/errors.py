@@ -49,6 +49,14 @@ class AppNotFoundError(NotFoundError):
         self.app_name = app_name
 
 
+class ProtectedAppError(InvalidInputError):
+    """Rollouts never remove the gateway application."""
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(f"Application '{app_name}' is the gateway; rollouts never remove it")
+        self.app_name = app_name
+
+
 class InvalidWeightsError(InvalidInputError):
     """A traffic split that the gateway cannot apply."""
 
