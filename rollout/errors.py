@@ -5,7 +5,7 @@ Each builds its message from domain arguments so tests and CLIs can rely on the 
 
 from __future__ import annotations
 
-from registry.errors import ConflictError, InvalidInputError, NotFoundError
+from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 
 
 class SpecError(InvalidInputError):
@@ -108,3 +108,11 @@ class CorruptStoreError(ConflictError):
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"Rollout store file {path} is unreadable: {problem}")
         self.path = path
+
+
+class MetricsUnavailableError(UnavailableError):
+    """The per-version counters of a model cannot be read."""
+
+    def __init__(self, model: str, source: str, problem: str) -> None:
+        super().__init__(f"Stats of model '{model}' unavailable from {source}: {problem}")
+        self.model = model

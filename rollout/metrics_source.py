@@ -1,0 +1,108 @@
+"""Where a rollout's observations come from: cumulative per-version counters, read from the gateway.
+
+`MetricsSource.snapshot(model)` returns a `StatsSnapshot`; the driver turns two snapshots into an `Observation`
+with `observation_between`. `GatewayStatsSource` reads the gateway's fresh JSON endpoint
+`GET /-/rayship/stats?model=M` (see `deployments/stats.py`): a Prometheus scrape would be up to 30 s old.
+Only server errors (5xx) count as a version's errors: a 4xx is the caller's fault, not the candidate's.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from deployments.stats import ModelStats, VersionStats
+from rollout.analysis import window_between
+from rollout.errors import MetricsUnavailableError
+from rollout.observation import LatencyBucket, Observation, VersionCounters
+
+STATS_PATH = "/-/rayship/stats"
+
+
+class StatsSnapshot(BaseModel):
+    """Cumulative counters of every version of one model at one instant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="Model name.")
+    collected_at_s: float = Field(description="Unix time (s) the counters were read.")
+    oldest_push_at_s: float | None = Field(
+        default=None,
+        description="Unix time (s) of the oldest data among the gateway replicas; everything that happened "
+        "before it is included in the counters. None when not known.",
+    )
+    versions: dict[str, VersionCounters] = Field(default_factory=dict, description="Counters per version.")
+
+
+class MetricsSource(Protocol):
+    def snapshot(self, model: str) -> StatsSnapshot:
+        """The model's cumulative counters now; raises MetricsUnavailableError when they cannot be read."""
+        ...
+
+
+def counters_from_stats(stats: VersionStats) -> VersionCounters:
+    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets; 5xx as errors."""
+    buckets, running = [], 0
+    for bound, count in zip(stats.latency_ms.bounds, stats.latency_ms.counts, strict=False):
+        running += count
+        buckets.append(LatencyBucket(le_ms=bound, count=running))
+    return VersionCounters(
+        requests=stats.requests,
+        errors=stats.server_errors(),
+        latency_buckets=buckets,
+        latency_count=stats.latency_ms.count,
+    )
+
+
+def snapshot_from_model_stats(stats: ModelStats) -> StatsSnapshot:
+    return StatsSnapshot(
+        model=stats.model,
+        collected_at_s=stats.collected_at,
+        oldest_push_at_s=stats.oldest_push_at,
+        versions={version: counters_from_stats(version_stats) for version, version_stats in stats.versions.items()},
+    )
+
+
+def observation_between(
+    before: StatsSnapshot, after: StatsSnapshot, collected_at_s: float, candidate_version: str | None = None
+) -> Observation:
+    """Per-version windows between two snapshots, stamped with the driver's clock at `collected_at_s`; the
+    window's length is the time between the two snapshots."""
+    window_s = max(after.collected_at_s - before.collected_at_s, 1e-3)
+    versions = {
+        version: window_between(before.versions.get(version), counters) for version, counters in after.versions.items()
+    }
+    return Observation(
+        collected_at_s=collected_at_s, window_s=window_s, versions=versions, candidate_version=candidate_version
+    )
+
+
+class GatewayStatsSource:
+    """Reads `GET <serve_url>/-/rayship/stats?model=M` with the cluster token."""
+
+    def __init__(self, serve_url: str, token: str | None, timeout_s: float = 5.0, client: httpx.Client | None = None):
+        self.url = serve_url.rstrip("/") + STATS_PATH
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = client or httpx.Client(timeout=timeout_s)
+        self.headers = headers
+
+    def snapshot(self, model: str) -> StatsSnapshot:
+        try:
+            response = self.client.get(self.url, params={"model": model}, headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise MetricsUnavailableError(model, self.url, f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            raise MetricsUnavailableError(model, self.url, f"HTTP {response.status_code}: {_error_text(response)}")
+        try:
+            return snapshot_from_model_stats(ModelStats.model_validate_json(response.content))
+        except ValidationError as exc:
+            raise MetricsUnavailableError(model, self.url, f"unexpected response ({exc.error_count()} errors)") from exc
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text[:200]

@@ -1,0 +1,86 @@
+"""From the gateway's stats JSON to rollout observations (HTTP through httpx's in-process transport)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from deployments.stats import LATENCY_BOUNDS_MS, Histogram, ModelStats, VersionStats
+from rollout.errors import MetricsUnavailableError
+from rollout.metrics_source import (
+    GatewayStatsSource,
+    counters_from_stats,
+    observation_between,
+    snapshot_from_model_stats,
+)
+
+
+def version_stats(requests: int, errors: dict[str, int], latencies_ms: list[float]) -> VersionStats:
+    histogram = Histogram.empty(LATENCY_BOUNDS_MS)
+    for latency in latencies_ms:
+        histogram.observe(latency)
+    return VersionStats(requests=requests, errors=errors, latency_ms=histogram)
+
+
+def model_stats(at: float, versions: dict[str, VersionStats]) -> ModelStats:
+    return ModelStats(
+        model="iris", collected_at=at, oldest_push_at=at - 0.5, replicas=1, policy_digests=["d"], versions=versions
+    )
+
+
+def test_counters_count_server_errors_only_and_accumulate_buckets() -> None:
+    counters = counters_from_stats(version_stats(10, {"400": 3, "500": 2, "503": 1}, [1, 4, 4, 40]))
+    assert (counters.requests, counters.errors, counters.latency_count) == (10, 3, 4)
+    cumulative = {bucket.le_ms: bucket.count for bucket in counters.latency_buckets}
+    assert (cumulative[1], cumulative[3], cumulative[5], cumulative[50], cumulative[10000]) == (1, 1, 3, 4, 4)
+
+
+def test_observation_between_two_snapshots() -> None:
+    before = model_stats(100.0, {"1": version_stats(100, {}, [5] * 100)})
+    after = model_stats(
+        102.0,
+        {"1": version_stats(300, {"500": 2}, [5] * 298), "2": version_stats(20, {"500": 20}, [])},
+    )
+    observation = observation_between(snapshot_from_model_stats(before), snapshot_from_model_stats(after), 50.0)
+    assert (observation.collected_at_s, observation.window_s) == (50.0, 2.0)
+    champion, candidate = observation.window("1"), observation.window("2")
+    assert (champion.requests, champion.errors) == (200, 2)
+    assert champion.p99_ms == pytest.approx(3 + 2 * 0.99)  # all 198 new ones in (3, 5]: interpolated
+    assert (candidate.requests, candidate.errors, candidate.p99_ms) == (20, 20, None)
+
+
+def _client(handler) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+def test_gateway_source_sends_the_token_and_parses_the_stats() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=model_stats(7.0, {"1": version_stats(5, {}, [1])}).model_dump())
+
+    snapshot = GatewayStatsSource("http://gw:8000/", token="t0k", client=_client(handler)).snapshot("iris")
+    assert str(seen[0].url) == "http://gw:8000/-/rayship/stats?model=iris"
+    assert seen[0].headers["authorization"] == "Bearer t0k"
+    assert (snapshot.collected_at_s, snapshot.oldest_push_at_s, snapshot.versions["1"].requests) == (7.0, 6.5, 5)
+
+
+def test_gateway_source_reports_http_errors() -> None:
+    source = GatewayStatsSource(
+        "http://gw", token="bad", client=_client(lambda r: httpx.Response(403, json={"error": "Invalid token"}))
+    )
+    with pytest.raises(MetricsUnavailableError) as caught:
+        source.snapshot("iris")
+    assert str(caught.value) == (
+        "Stats of model 'iris' unavailable from http://gw/-/rayship/stats: HTTP 403: Invalid token"
+    )
+    assert caught.value.status_code == 503
+
+
+def test_gateway_source_reports_connection_errors() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    with pytest.raises(MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"):
+        GatewayStatsSource("http://gw", token=None, client=_client(refuse)).snapshot("iris")
