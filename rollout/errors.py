@@ -116,3 +116,20 @@ class MetricsUnavailableError(UnavailableError):
     def __init__(self, model: str, source: str, problem: str) -> None:
         super().__init__(f"Stats of model '{model}' unavailable from {source}: {problem}")
         self.model = model
+
+
+class AppStartError(ConflictError):
+    """A Serve application failed to deploy or did not become RUNNING in time."""
+
+    def __init__(self, app_name: str, status: str, detail: str) -> None:
+        super().__init__(f"Application '{app_name}' did not start: {status}" + (f" ({detail})" if detail else ""))
+        self.app_name = app_name
+        self.status = status
+
+
+class RouterUnavailableError(UnavailableError):
+    """The router cannot reach the cluster (dashboard down, auth refused, timeout)."""
+
+    def __init__(self, target: str, problem: str) -> None:
+        super().__init__(f"Cannot reach {target}: {problem}")
+        self.target = target

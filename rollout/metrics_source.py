@@ -66,16 +66,22 @@ def snapshot_from_model_stats(stats: ModelStats) -> StatsSnapshot:
 
 
 def observation_between(
-    before: StatsSnapshot, after: StatsSnapshot, collected_at_s: float, candidate_version: str | None = None
+    before: StatsSnapshot,
+    after: StatsSnapshot,
+    before_at_s: float,
+    after_at_s: float,
+    candidate_version: str | None = None,
 ) -> Observation:
-    """Per-version windows between two snapshots, stamped with the driver's clock at `collected_at_s`; the
-    window's length is the time between the two snapshots."""
-    window_s = max(after.collected_at_s - before.collected_at_s, 1e-3)
+    """Per-version windows between two snapshots the driver took at `before_at_s` and `after_at_s` on its own
+    clock (the policy compares windows with the times it recorded on that clock)."""
     versions = {
         version: window_between(before.versions.get(version), counters) for version, counters in after.versions.items()
     }
     return Observation(
-        collected_at_s=collected_at_s, window_s=window_s, versions=versions, candidate_version=candidate_version
+        collected_at_s=after_at_s,
+        window_s=max(after_at_s - before_at_s, 1e-6),
+        versions=versions,
+        candidate_version=candidate_version,
     )
 
 

@@ -33,6 +33,8 @@ class Phase(StrEnum):
 
 
 TERMINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED})
+# A window that starts exactly where the last one ended must not look stale after float subtraction.
+CLOCK_TOLERANCE_S = 1e-6
 
 
 class Action(StrEnum):
@@ -126,7 +128,7 @@ def step(state: RolloutState, observation: Observation | None, spec: RolloutSpec
         return _advance(state, spec, 0, now_s)
     if observation is None:
         return _hold(state, "waiting for the first observation")
-    if observation.collected_at_s - observation.window_s < state.interval_started_at_s:
+    if observation.collected_at_s - observation.window_s < state.interval_started_at_s - CLOCK_TOLERANCE_S:
         return _hold(state, "observation predates the current weights; waiting for a fresh one")
     if observation.collected_at_s - state.interval_started_at_s < spec.interval_s:
         return _hold(state, "interval not over yet")

@@ -28,6 +28,7 @@ from rollout.policy import RolloutState
 
 STATE_FILE = "state.json"
 EVENTS_FILE = "events.jsonl"
+ABORT_FILE = "abort.json"
 
 
 class Intent(BaseModel):
@@ -58,6 +59,9 @@ class AppliedEvent(BaseModel):
     decided_at_s: float = Field(description="When it was decided (driver clock).")
     applied_at_s: float = Field(description="When it was recorded as applied (driver clock).")
     replayed: bool = Field(default=False, description="Applied by crash recovery rather than the first attempt.")
+    error: str | None = Field(
+        default=None, description="Why the action could not be applied (the state stayed as before); null on success."
+    )
 
 
 class StoredRollout(BaseModel):
@@ -78,6 +82,7 @@ class RolloutStore:
         self.directory = Path(root) / model
         self.state_path = self.directory / STATE_FILE
         self.events_path = self.directory / EVENTS_FILE
+        self.abort_path = self.directory / ABORT_FILE
 
     def load(self) -> StoredRollout | None:
         """The stored rollout, or None when this model never had one."""
@@ -125,14 +130,20 @@ class RolloutStore:
         self._write(stored.model_copy(update={"pending": intent}))
         return intent
 
-    def commit(self, intent: Intent, now_s: float, replayed: bool = False) -> StoredRollout:
-        """Record that `intent` was applied: one event line (unless already there), then the new state."""
+    def commit(self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None) -> StoredRollout:
+        """Record the outcome of `intent`: one event line (unless already there), then the state - the intent's
+        `state_after` when applied, the previous state when it failed with `error`."""
         stored = self._require()
         if stored.pending is None or stored.pending.step_id != intent.step_id:
             raise StoreConflictError(self.model, f"step {intent.step_id} is not the pending step")
-        if intent.step_id not in {event.step_id for event in self.events()}:
-            self._append(_applied_event(intent, now_s, replayed))
-        return self._write(StoredRollout(state=intent.state_after, next_step_id=intent.step_id + 1))
+        if not self.is_logged(intent.step_id):
+            self._append(_applied_event(intent, now_s, replayed, error))
+        state = stored.state if error is not None else intent.state_after
+        return self._write(StoredRollout(state=state, next_step_id=intent.step_id + 1))
+
+    def is_logged(self, step_id: int) -> bool:
+        """Whether the event log already has a line for this step."""
+        return step_id in {event.step_id for event in self.events()}
 
     def recover(self, apply: Callable[[Intent], None], now_s: float) -> Intent | None:
         """Finish a step a crashed driver left pending; returns that intent (None when nothing was pending)."""
@@ -140,7 +151,7 @@ class RolloutStore:
         if stored is None or stored.pending is None:
             return None
         intent = stored.pending
-        already_applied = intent.step_id in {event.step_id for event in self.events()}
+        already_applied = self.is_logged(intent.step_id)
         if not already_applied:
             apply(intent)
         self.commit(intent, now_s, replayed=not already_applied)
@@ -158,6 +169,22 @@ class RolloutStore:
             return [AppliedEvent.model_validate_json(line) for line in complete if line]
         except ValidationError as exc:
             raise CorruptStoreError(str(self.events_path), str(exc.errors(include_url=False)[0]["msg"])) from exc
+
+    def request_abort(self, reason: str) -> None:
+        """Ask the driver of this model to roll back at its next iteration (read with `abort_request`)."""
+        write_atomically(self.abort_path, json.dumps({"reason": reason}) + "\n")
+
+    def abort_request(self) -> str | None:
+        """The reason of a pending abort request, or None."""
+        try:
+            return str(json.loads(self.abort_path.read_text(encoding="utf-8"))["reason"])
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError):
+            return "abort requested"
+
+    def clear_abort(self) -> None:
+        self.abort_path.unlink(missing_ok=True)
 
     def _require(self) -> StoredRollout:
         stored = self.load()
@@ -181,7 +208,7 @@ class RolloutStore:
             os.close(fd)
 
 
-def _applied_event(intent: Intent, now_s: float, replayed: bool) -> AppliedEvent:
+def _applied_event(intent: Intent, now_s: float, replayed: bool, error: str | None) -> AppliedEvent:
     return AppliedEvent(
         step_id=intent.step_id,
         rollout_id=intent.state_after.rollout_id,
@@ -193,6 +220,7 @@ def _applied_event(intent: Intent, now_s: float, replayed: bool) -> AppliedEvent
         decided_at_s=intent.decided_at_s,
         applied_at_s=now_s,
         replayed=replayed,
+        error=error,
     )
 
 

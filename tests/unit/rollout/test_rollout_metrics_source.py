@@ -41,8 +41,8 @@ def test_observation_between_two_snapshots() -> None:
         102.0,
         {"1": version_stats(300, {"500": 2}, [5] * 298), "2": version_stats(20, {"500": 20}, [])},
     )
-    observation = observation_between(snapshot_from_model_stats(before), snapshot_from_model_stats(after), 50.0)
-    assert (observation.collected_at_s, observation.window_s) == (50.0, 2.0)
+    observation = observation_between(snapshot_from_model_stats(before), snapshot_from_model_stats(after), 48, 50.5)
+    assert (observation.collected_at_s, observation.window_s) == (50.5, 2.5)
     champion, candidate = observation.window("1"), observation.window("2")
     assert (champion.requests, champion.errors) == (200, 2)
     assert champion.p99_ms == pytest.approx(3 + 2 * 0.99)  # all 198 new ones in (3, 5]: interpolated

@@ -177,3 +177,23 @@ def test_replayed_intent_is_the_persisted_one(tmp_path: Path) -> None:
     assert seen == [replayed]
     assert (replayed.step_id, replayed.effect) == (2, {"weights": {"1": 75, "2": 25}})
     assert store.events()[-1].applied_at_s == 99
+
+
+def test_a_failed_step_is_logged_and_leaves_the_state_as_it_was(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    after = initial_state().model_copy(update={"candidate_weight": 10})
+    intent = store.begin("deploy_candidate", {"kind": "deploy"}, after, "deploy 2", now_s=1)
+    store.commit(intent, now_s=2, error="Application 'iris-v2' did not start: DEPLOY_FAILED")
+    stored = store.load()
+    assert (stored.state, stored.pending, stored.next_step_id) == (initial_state(), None, 2)
+    assert store.events()[0].error == "Application 'iris-v2' did not start: DEPLOY_FAILED"
+
+
+def test_abort_requests(tmp_path: Path) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    assert store.abort_request() is None
+    store.request_abort("operator says so")
+    assert store.abort_request() == "operator says so"
+    store.clear_abort()
+    assert store.abort_request() is None
