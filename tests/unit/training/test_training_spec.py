@@ -1,0 +1,131 @@
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+from ray import tune
+
+from training.errors import SpecFileError
+from training.search_space import to_tune_space
+from training.spec import SweepSpec, load_spec
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "training"
+
+
+def base_spec(**overrides):
+    spec = {
+        "experiment": "iris-sweep",
+        "model_name": "iris",
+        "dataset": {"name": "iris"},
+        "trainer": {"framework": "sklearn", "estimator": "random_forest"},
+        "search_space": {"n_estimators": {"type": "randint", "low": 5, "high": 50}},
+        "num_samples": 4,
+        "metric": "accuracy",
+    }
+    spec.update(overrides)
+    return spec
+
+
+def error_of(**overrides) -> list[tuple[str, str]]:
+    with pytest.raises(ValidationError) as info:
+        SweepSpec.model_validate(base_spec(**overrides))
+    return [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in info.value.errors()]
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_spec_is_valid(path):
+    spec = load_spec(path)
+    assert spec.num_samples * spec.cpus_per_trial <= 16
+    assert spec.max_concurrent_trials <= 2
+
+
+def test_shipped_specs_cover_all_three_frameworks():
+    frameworks = {load_spec(p).trainer.framework for p in CONFIGS.glob("*.yaml")}
+    assert frameworks == {"sklearn", "xgboost", "pytorch"}
+    assert load_spec(CONFIGS / "iris-sklearn.yaml").model_name == "iris"
+
+
+def test_defaults_and_derived_direction():
+    spec = SweepSpec.model_validate(base_spec())
+    assert spec.direction == "max"
+    assert spec.cpus_per_trial == 0.5
+    assert SweepSpec.model_validate(base_spec(metric="log_loss")).direction == "min"
+
+
+def test_unknown_keys_are_rejected_with_their_path():
+    assert error_of(trainer={"framework": "sklearn", "estimator": "random_forest", "jobs": 4}) == [
+        ("trainer.jobs", "Extra inputs are not permitted")
+    ]
+
+
+def test_unknown_dataset_is_named():
+    assert error_of(dataset={"name": "mnist"}) == [
+        ("dataset.name", "Value error, unknown dataset 'mnist'; expected one of breast_cancer, digits, iris, wine")
+    ]
+
+
+def test_invalid_search_space_reports_the_field_path():
+    errors = error_of(search_space={"max_depth": {"type": "uniform", "low": 5, "high": 1}})
+    assert errors == [("search_space.max_depth.uniform", "Value error, high (1.0) must be greater than low (5.0)")]
+    errors = error_of(search_space={"max_depth": {"type": "loguniform", "low": 0, "high": 1}})
+    assert errors == [("search_space.max_depth.loguniform.low", "Input should be greater than 0")]
+    errors = error_of(search_space={"max_depth": {"type": "normal", "mean": 1}})
+    assert errors[0][0] == "search_space.max_depth"
+
+
+def test_search_space_parameters_must_belong_to_the_estimator():
+    errors = error_of(search_space={"learning_rate": {"type": "uniform", "low": 0.01, "high": 0.1}})
+    assert errors == [
+        (
+            "",
+            "Value error, search_space.learning_rate: unknown parameter 'learning_rate' for estimator "
+            "'random_forest'; expected one of n_estimators, max_depth, min_samples_split, min_samples_leaf, "
+            "max_features",
+        )
+    ]
+
+
+def test_asha_needs_an_iterative_trainer_and_mode_must_match_metric():
+    assert error_of(scheduler={"type": "asha"})[0][1].startswith("Value error, scheduler 'asha' needs an iterative")
+    assert error_of(mode="min") == [("", "Value error, metric 'accuracy' is optimised with mode 'max', not 'min'")]
+
+
+def test_estimator_must_belong_to_framework():
+    assert error_of(trainer={"framework": "xgboost", "estimator": "mlp"}) == [
+        ("trainer", "Value error, estimator 'mlp' is not a xgboost estimator; expected one of xgb_classifier")
+    ]
+
+
+def test_load_spec_names_the_file_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(base_spec(num_samples=0)))
+    with pytest.raises(SpecFileError) as info:
+        load_spec(path)
+    assert str(info.value) == f"Invalid sweep spec {path}: num_samples: Input should be greater than or equal to 1"
+    with pytest.raises(SpecFileError, match="file not found"):
+        load_spec(tmp_path / "missing.yaml")
+    path.write_text("- a list\n")
+    with pytest.raises(SpecFileError, match="expected a YAML mapping at the top level"):
+        load_spec(path)
+
+
+def test_search_space_translates_to_tune_domains():
+    spec = SweepSpec.model_validate(
+        base_spec(
+            trainer={"framework": "xgboost", "estimator": "xgb_classifier"},
+            search_space={
+                "max_depth": {"type": "choice", "values": [2, 3]},
+                "learning_rate": {"type": "loguniform", "low": 0.01, "high": 0.3},
+                "subsample": {"type": "uniform", "low": 0.5, "high": 1.0},
+                "n_estimators": {"type": "randint", "low": 10, "high": 40},
+            },
+        )
+    )
+    space = to_tune_space(spec.search_space)
+    assert isinstance(space["max_depth"], tune.search.sample.Categorical)
+    assert space["max_depth"].categories == [2, 3]
+    assert isinstance(space["learning_rate"].get_sampler(), tune.search.sample.LogUniform)
+    assert (space["learning_rate"].lower, space["learning_rate"].upper) == (0.01, 0.3)
+    assert isinstance(space["subsample"].get_sampler(), tune.search.sample.Float._Uniform)
+    assert (space["n_estimators"].lower, space["n_estimators"].upper) == (10, 40)
+    assert all(10 <= space["n_estimators"].sample() < 40 for _ in range(50))

@@ -1,0 +1,63 @@
+"""Errors raised by training; all subclass rayship's one hierarchy in `registry.errors`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from registry.errors import InvalidInputError, NotFoundError, RayshipError
+
+
+class SpecFileError(InvalidInputError):
+    """A sweep spec file that cannot be read or is not valid YAML / not a valid spec."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"Invalid sweep spec {path}: {reason}")
+        self.path = path
+
+
+class DatasetNotFoundError(NotFoundError):
+    """A dataset file that does not exist."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"Dataset file {path} does not exist")
+        self.path = path
+
+
+class MissingTargetColumnError(InvalidInputError):
+    """A tabular dataset without the target column the spec names."""
+
+    def __init__(self, source: str, target: str, columns: list[str]) -> None:
+        super().__init__(f"Dataset {source} has no target column '{target}' (columns: {', '.join(columns)})")
+        self.source = source
+        self.target = target
+
+
+class DatasetFormatError(InvalidInputError):
+    """A dataset file rayship cannot read as a table of numeric features."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"Dataset {source} cannot be used: {reason}")
+        self.source = source
+
+
+class SweepFailedError(RayshipError):
+    """Every trial of a sweep failed, so there is no winner to log or register."""
+
+    def __init__(self, experiment: str, failed: int, first_error: str) -> None:
+        super().__init__(
+            f"Sweep '{experiment}' produced no result: {failed} trial(s) failed; first error: {first_error}"
+        )
+        self.experiment = experiment
+
+
+class SweepInterruptedError(RayshipError):
+    """The sweep was interrupted (Ctrl+C / SIGTERM): its runs are marked KILLED and nothing is registered."""
+
+    status_code = 499
+
+    def __init__(self, experiment: str, sweep_run_id: str) -> None:
+        super().__init__(
+            f"Sweep '{experiment}' was interrupted; run {sweep_run_id} and its unfinished trials are marked "
+            "KILLED and nothing was registered"
+        )
+        self.sweep_run_id = sweep_run_id

@@ -1,0 +1,247 @@
+"""The sweep spec: one YAML file per sweep under `configs/training/`, validated here (unknown keys rejected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from training.errors import SpecFileError
+
+BUNDLED_DATASETS = ("breast_cancer", "digits", "iris", "wine")
+Framework = Literal["sklearn", "xgboost", "pytorch"]
+Estimator = Literal["random_forest", "logistic_regression", "hist_gradient_boosting", "xgb_classifier", "mlp"]
+Metric = Literal["accuracy", "f1_macro", "log_loss", "roc_auc"]
+Scalar = bool | int | float | str | None
+
+# Which estimators each framework offers, and the hyper-parameters a spec may set or search for each.
+ESTIMATORS: dict[str, tuple[str, ...]] = {
+    "sklearn": ("random_forest", "logistic_regression", "hist_gradient_boosting"),
+    "xgboost": ("xgb_classifier",),
+    "pytorch": ("mlp",),
+}
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "random_forest": ("n_estimators", "max_depth", "min_samples_split", "min_samples_leaf", "max_features"),
+    "logistic_regression": ("C", "max_iter", "tol"),
+    "hist_gradient_boosting": ("learning_rate", "max_iter", "max_depth", "max_leaf_nodes", "l2_regularization"),
+    "xgb_classifier": (
+        "n_estimators",
+        "max_depth",
+        "learning_rate",
+        "subsample",
+        "colsample_bytree",
+        "min_child_weight",
+        "reg_lambda",
+        "reg_alpha",
+    ),
+    "mlp": ("hidden_units", "hidden_layers", "learning_rate", "weight_decay", "epochs", "batch_size", "dropout"),
+}
+ITERATIVE_FRAMEWORKS = ("xgboost", "pytorch")
+LOWER_IS_BETTER = ("log_loss",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Choice(_Strict):
+    """Pick one of a list of values."""
+
+    type: Literal["choice"] = Field(description="Distribution kind.")
+    values: list[Scalar] = Field(min_length=1, description="Candidate values, sampled uniformly.")
+
+
+class Uniform(_Strict):
+    """A float drawn uniformly from [low, high)."""
+
+    type: Literal["uniform"] = Field(description="Distribution kind.")
+    low: float = Field(description="Lower bound (inclusive).")
+    high: float = Field(description="Upper bound (exclusive); must exceed low.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+        return self
+
+
+class LogUniform(Uniform):
+    """A float drawn uniformly in log space from [low, high); both bounds positive."""
+
+    type: Literal["loguniform"] = Field(description="Distribution kind.")  # type: ignore[assignment]
+    low: float = Field(gt=0, description="Lower bound (inclusive), > 0.")
+
+
+class RandInt(_Strict):
+    """An integer drawn uniformly from [low, high)."""
+
+    type: Literal["randint"] = Field(description="Distribution kind.")
+    low: int = Field(description="Lower bound (inclusive).")
+    high: int = Field(description="Upper bound (exclusive); must exceed low.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RandInt:
+        if self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must be greater than low ({self.low})")
+        return self
+
+
+Distribution = Annotated[Choice | Uniform | LogUniform | RandInt, Field(discriminator="type")]
+
+
+class DatasetSpec(_Strict):
+    """Either one of scikit-learn's bundled datasets or a CSV/Parquet file with a named target column."""
+
+    name: str | None = Field(None, description=f"Bundled dataset: one of {', '.join(BUNDLED_DATASETS)}.")
+    path: Path | None = Field(None, description="CSV or Parquet file, relative to the working directory.")
+    target: str = Field("target", description="Name of the label column (bundled datasets call it 'target').")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str | None) -> str | None:
+        if name is not None and name not in BUNDLED_DATASETS:
+            raise ValueError(f"unknown dataset '{name}'; expected one of {', '.join(BUNDLED_DATASETS)}")
+        return name
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSpec:
+        if (self.name is None) == (self.path is None):
+            raise ValueError("set exactly one of 'name' (a bundled dataset) or 'path' (a CSV/Parquet file)")
+        if self.path is not None and self.path.suffix.lower() not in (".csv", ".parquet"):
+            raise ValueError(f"path '{self.path}' must end in .csv or .parquet")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How logs and tags name the dataset."""
+        return self.name or str(self.path)
+
+
+class SplitSpec(_Strict):
+    """How the data is split: a holdout test set for the final score, a validation set for choosing trials."""
+
+    test_fraction: float = Field(0.25, gt=0, lt=0.9, description="Share of rows held out to score the winner.")
+    validation_fraction: float = Field(
+        0.25, gt=0, lt=0.9, description="Share of the remaining rows trials are scored on."
+    )
+    seed: int = Field(0, ge=0, description="Seed of the stratified shuffles, so every trial sees the same split.")
+
+
+class TrainerSpec(_Strict):
+    """The framework and estimator, plus hyper-parameters fixed for every trial."""
+
+    framework: Framework = Field(description="sklearn, xgboost or pytorch.")
+    estimator: Estimator = Field(description="Estimator family; must belong to the framework.")
+    params: dict[str, Scalar] = Field(default_factory=dict, description="Fixed hyper-parameters of every trial.")
+    report_every: int = Field(
+        5, ge=1, description="Iterative trainers report (and may be stopped by ASHA) every this many rounds/epochs."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainerSpec:
+        if self.estimator not in ESTIMATORS[self.framework]:
+            raise ValueError(
+                f"estimator '{self.estimator}' is not a {self.framework} estimator; "
+                f"expected one of {', '.join(ESTIMATORS[self.framework])}"
+            )
+        _check_parameters(self.estimator, self.params, "params")
+        return self
+
+
+class SchedulerSpec(_Strict):
+    """FIFO runs every trial to the end; ASHA stops weak trials of iterative trainers early."""
+
+    type: Literal["fifo", "asha"] = Field("fifo", description="fifo, or asha for xgboost / pytorch.")
+    grace_period: int = Field(2, ge=1, description="ASHA: reports a trial gets before it may be stopped.")
+    reduction_factor: float = Field(2.0, gt=1, description="ASHA: keep 1/reduction_factor of trials per rung.")
+    max_t: int = Field(100, ge=1, description="ASHA: the most reports any trial is allowed.")
+
+
+class GateSpec(_Strict):
+    """The validation gate: when enabled a candidate gets the alias only if it beats the champion."""
+
+    enabled: bool = Field(True, description="Apply the gate before setting the alias.")
+    margin: float = Field(
+        0.0, ge=0, description="How much better than the champion's holdout score the candidate must be."
+    )
+    min_score: float | None = Field(None, description="Absolute holdout score the candidate must reach, if set.")
+    champion_alias: str = Field("champion", description="Alias of the version to compare against.")
+
+
+class SweepSpec(_Strict):
+    """One hyper-parameter sweep: data, trainer, search space, scheduling and what to register."""
+
+    experiment: str = Field(min_length=1, description="MLflow experiment the sweep's runs go to.")
+    model_name: str = Field(
+        min_length=1, pattern=r"^[^/@\s]+$", description="Registered model the winner becomes a version of."
+    )
+    dataset: DatasetSpec = Field(description="Where the rows come from.")
+    split: SplitSpec = Field(default_factory=SplitSpec, description="Test / validation split.")
+    trainer: TrainerSpec = Field(description="Framework, estimator and fixed hyper-parameters.")
+    search_space: dict[str, Distribution] = Field(description="Hyper-parameter name -> distribution to sample.")
+    num_samples: int = Field(ge=1, le=1000, description="Number of trials.")
+    metric: Metric = Field(description="Validation metric trials are ranked by; also the gate's metric.")
+    mode: Literal["min", "max"] | None = Field(None, description="Optimisation direction; derived from metric.")
+    scheduler: SchedulerSpec = Field(default_factory=SchedulerSpec, description="Trial scheduler.")
+    max_concurrent_trials: int = Field(2, ge=1, le=16, description="Trials running at once.")
+    cpus_per_trial: float = Field(0.5, gt=0, le=16, description="Logical CPUs each trial reserves (fractional ok).")
+    time_budget_s: float = Field(120.0, gt=0, description="Wall-clock budget of the whole sweep, in seconds.")
+    seed: int = Field(0, ge=0, description="Seed of the search (which configurations are sampled).")
+    gate: GateSpec = Field(default_factory=GateSpec, description="Validation gate before aliasing.")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SweepSpec:
+        _check_parameters(self.trainer.estimator, self.search_space, "search_space")
+        if overlap := sorted(set(self.search_space) & set(self.trainer.params)):
+            raise ValueError(f"search_space and trainer.params both set {', '.join(overlap)}; keep one")
+        if self.scheduler.type == "asha" and self.trainer.framework not in ITERATIVE_FRAMEWORKS:
+            raise ValueError(
+                f"scheduler 'asha' needs an iterative trainer ({', '.join(ITERATIVE_FRAMEWORKS)}); "
+                f"use 'fifo' for {self.trainer.framework}"
+            )
+        natural = "min" if self.metric in LOWER_IS_BETTER else "max"
+        if self.mode is not None and self.mode != natural:
+            raise ValueError(f"metric '{self.metric}' is optimised with mode '{natural}', not '{self.mode}'")
+        return self
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        """The optimisation direction: `mode` if given, else the metric's natural one."""
+        return self.mode or ("min" if self.metric in LOWER_IS_BETTER else "max")
+
+
+def _check_parameters(estimator: str, names: dict[str, Any], where: str) -> None:
+    allowed = PARAMETERS[estimator]
+    for name in names:
+        if name not in allowed and name not in ("random_state", "seed"):
+            raise ValueError(
+                f"{where}.{name}: unknown parameter '{name}' for estimator '{estimator}'; "
+                f"expected one of {', '.join(allowed)}"
+            )
+
+
+def load_spec(path: Path) -> SweepSpec:
+    """Read and validate a spec file; errors name the file and, for invalid fields, the field path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpecFileError(path, "file not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecFileError(path, str(exc)) from None
+    if not isinstance(raw, dict):
+        raise SpecFileError(path, "expected a YAML mapping at the top level")
+    try:
+        return SweepSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecFileError(path, _describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "spec"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,25 @@
+"""One trainer per framework behind one small interface (`base.Trainer`)."""
+
+from __future__ import annotations
+
+from training.trainers.base import Trainer
+
+
+def trainer_for(framework: str) -> Trainer:
+    """The trainer of `framework`; imported lazily so a sklearn sweep never imports torch."""
+    if framework == "sklearn":
+        from training.trainers.sklearn_trainer import SklearnTrainer
+
+        return SklearnTrainer()
+    if framework == "xgboost":
+        from training.trainers.xgboost_trainer import XGBoostTrainer
+
+        return XGBoostTrainer()
+    if framework == "pytorch":
+        from training.trainers.pytorch_trainer import PyTorchTrainer
+
+        return PyTorchTrainer()
+    raise ValueError(f"unknown framework '{framework}'")
+
+
+__all__ = ["Trainer", "trainer_for"]

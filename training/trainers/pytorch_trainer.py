@@ -1,0 +1,113 @@
+"""A PyTorch MLP for tabular data, reporting validation scores every few epochs (for ASHA).
+
+The logged model is a plain `nn.Sequential` (input standardisation folded into the first layer, softmax last), so
+loading it needs no rayship code and `pyfunc.predict` returns class probabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import torch
+from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
+from torch import nn
+
+from training.datasets import Splits
+from training.scoring import score
+from training.trainers.base import ReportFn
+
+DEFAULTS = {
+    "hidden_units": 32,
+    "hidden_layers": 1,
+    "learning_rate": 0.01,
+    "weight_decay": 0.0,
+    "epochs": 30,
+    "batch_size": 32,
+    "dropout": 0.0,
+}
+
+
+def build_mlp(n_inputs: int, n_classes: int, hidden_units: int, hidden_layers: int, dropout: float) -> nn.Sequential:
+    """Linear -> ReLU (-> Dropout) blocks and a final Linear producing logits."""
+    layers: list[nn.Module] = []
+    width = n_inputs
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(width, hidden_units), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = hidden_units
+    layers.append(nn.Linear(width, n_classes))
+    return nn.Sequential(*layers)
+
+
+def fold_standardisation(net: nn.Sequential, mean: torch.Tensor, std: torch.Tensor) -> nn.Sequential:
+    """A copy of `net` that takes raw features: W((x - m) / s) + b == (W / s) x + (b - W m / s)."""
+    first = net[0]
+    folded = nn.Linear(first.in_features, first.out_features)
+    with torch.no_grad():
+        folded.weight.copy_(first.weight / std)
+        folded.bias.copy_(first.bias - (first.weight * (mean / std)).sum(dim=1))
+    return nn.Sequential(folded, *list(net)[1:], nn.Softmax(dim=1)).eval()
+
+
+class PyTorchTrainer:
+    """Trainer for a multi-layer perceptron classifier trained with Adam on one thread."""
+
+    framework = "pytorch"
+    pyfunc_output = "probabilities"
+
+    def fit(
+        self,
+        estimator: str,
+        params: dict[str, Any],
+        splits: Splits,
+        report: ReportFn | None,
+        report_every: int,
+        seed: int,
+    ) -> nn.Sequential:
+        torch.set_num_threads(1)
+        torch.manual_seed(seed)
+        p = {**DEFAULTS, **{k: v for k, v in params.items() if k not in ("random_state", "seed")}}
+        x = torch.tensor(splits.x_train.to_numpy(), dtype=torch.float32)
+        y = torch.tensor(splits.y_train.to_numpy(), dtype=torch.long)
+        mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
+        net = build_mlp(x.shape[1], len(splits.classes), int(p["hidden_units"]), int(p["hidden_layers"]), p["dropout"])
+        optimiser = torch.optim.Adam(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
+        generator = torch.Generator().manual_seed(seed)
+        for epoch in range(1, int(p["epochs"]) + 1):
+            net.train()
+            for batch in torch.randperm(len(x), generator=generator).split(int(p["batch_size"])):
+                optimiser.zero_grad()
+                loss = nn.functional.cross_entropy(net((x[batch] - mean) / std), y[batch])
+                loss.backward()
+                optimiser.step()
+            if report is not None and epoch % report_every == 0:
+                model = fold_standardisation(net, mean, std)
+                report(
+                    epoch // report_every,
+                    score(splits.y_valid, self.predict_proba(model, splits.x_valid), splits.classes),
+                )
+        return fold_standardisation(net, mean, std)
+
+    def predict_proba(self, model: nn.Sequential, features: pd.DataFrame) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.tensor(features.to_numpy(), dtype=torch.float32)).numpy()
+
+    def log_model(
+        self, model: nn.Sequential, *, name: str, features: pd.DataFrame, metadata: dict[str, Any]
+    ) -> ModelInfo:
+        example = features.head(3)
+        return mlflow.pytorch.log_model(
+            model,
+            name=name,
+            signature=infer_signature(example, self.predict_proba(model, example)),
+            input_example=example,
+            # pickle, not pt2: torch.export traces a fixed batch size from the input example.
+            serialization_format="pickle",
+            pip_requirements=["torch==2.13.0", f"mlflow=={mlflow.__version__}"],
+            metadata=metadata,
+        )
