@@ -1,0 +1,3 @@
+from kuberay.cli import main
+
+raise SystemExit(main())
