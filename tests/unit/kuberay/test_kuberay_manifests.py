@@ -208,8 +208,9 @@ def test_grafana_dashboard_ships_as_a_configmap_with_per_version_panels(
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     for metric in (
         "ray_rayship_requests_total",
-        "ray_rayship_request_errors_total",
-        "ray_rayship_request_latency_ms_bucket",
+        "ray_rayship_errors_total",
+        "ray_rayship_latency_ms_bucket",
+        "ray_rayship_batch_size_count",
         "ray_serve_deployment_replica_healthy",
         "ray_serve_num_ongoing_http_requests",
     ):
