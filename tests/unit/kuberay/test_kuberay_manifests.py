@@ -228,3 +228,11 @@ def test_monitors_scrape_the_ray_metrics_port(overlay: str, overlay_docs: dict[s
     assert [e["port"] for e in service_monitor["spec"]["endpoints"]] == ["metrics"]
     assert [e["port"] for e in pod_monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
     assert service_monitor["spec"]["selector"]["matchLabels"].items() <= head_metrics["metadata"]["labels"].items()
+
+
+def test_rollout_role_can_read_and_patch_the_rayservice_only(overlay_docs: dict[str, list[dict[str, Any]]]) -> None:
+    role = find(overlay_docs["dev"], "Role", "rayship-rollout")
+
+    assert role["rules"] == [
+        {"apiGroups": ["ray.io"], "resources": ["rayservices"], "verbs": ["get", "list", "watch", "patch"]}
+    ]
