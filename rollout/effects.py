@@ -53,7 +53,8 @@ def route_effect(before: RolloutState, decision: Decision) -> Effect:
     restarted = decision.action is Action.RESTART  # the old candidate's share goes back to the champion
     weights = {before.champion: 100, before.candidate: 0} if restarted else state.weights()
     shadow = {"version": state.candidate, "percent": state.mirror_percent} if state.mirror_percent else None
-    champion = state.candidate if decision.action is Action.PROMOTE else None
+    # Always explicit, so a replay or a rollback after a promotion leaves the right failover target.
+    champion = state.candidate if decision.action is Action.PROMOTE else before.champion
     return {"kind": "route", "weights": weights, "shadow": shadow, "champion": champion}
 
 
@@ -73,7 +74,10 @@ def apply_effect(config: dict, model: str, effect: Effect) -> tuple[dict, list[s
         config = with_version_app(config, effect["app"])
         return with_policy_version(config, model, effect["version"]), [effect["app"]["name"], GATEWAY_APP]
     if kind == "route":
-        config = with_weights(config, model, effect["weights"])
+        # A version that never got listed (its deploy failed) has nothing to set back to 0.
+        listed = {route["version"] for route in gateway_policy(config, model)["versions"]}
+        weights = {version: weight for version, weight in effect["weights"].items() if weight or version in listed}
+        config = with_weights(config, model, weights)
         shadow = effect.get("shadow")
         config = with_shadow(config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0)
         if effect.get("champion"):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,9 +40,10 @@ def is_held(lease: Lease | None, now_s: float) -> bool:
     return lease is not None and now_s < lease.expires_at_s
 
 
-def may_take(lease: Lease | None, owner: str, now_s: float) -> bool:
-    """`owner` may take (or keep) the lease when it is free, expired or already theirs."""
-    return not is_held(lease, now_s) or lease.owner == owner
+def may_take(lease: Lease | None, owner: str, now_s: float, holder_alive: bool = True) -> bool:
+    """`owner` may take (or keep) the lease when it is free, expired, already theirs, or its holder is known
+    to be dead."""
+    return not is_held(lease, now_s) or lease.owner == owner or not holder_alive
 
 
 class LeaseFile:
@@ -60,14 +62,18 @@ class LeaseFile:
         except (FileNotFoundError, ValidationError):
             return None
 
-    def acquire(self, owner: str, ttl_s: float, now_s: float) -> Lease:
-        """Take the lease, or raise LeaseHeldError naming the driver that holds it."""
+    def acquire(
+        self, owner: str, ttl_s: float, now_s: float, holder_alive: Callable[[str], bool] | None = None
+    ) -> Lease:
+        """Take the lease, or raise LeaseHeldError naming the driver that holds it. `holder_alive(owner)` may
+        say that a holder is gone for sure (a dead process on this host); its lease is then taken over."""
         with self._locked():
             lease = Lease(model=self.model, owner=owner, acquired_at_s=now_s, expires_at_s=now_s + ttl_s)
             if self._create_exclusively(lease):
                 return lease
             current = self.read()
-            if not may_take(current, owner, now_s):
+            alive = current is None or holder_alive is None or holder_alive(current.owner)
+            if not may_take(current, owner, now_s, alive):
                 raise LeaseHeldError(self.model, current.owner, current.expires_at_s - now_s)
             if current is not None and current.owner == owner:
                 lease = lease.model_copy(update={"acquired_at_s": current.acquired_at_s})
@@ -112,3 +118,23 @@ class LeaseFile:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+
+def local_owner_id(token: str) -> str:
+    """A driver id that lets a later driver on this host see whether its holder still runs: host:pid:token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{token}"
+
+
+def local_holder_alive(owner: str) -> bool:
+    """False only for a holder on this host whose process is gone; anything else may still be running."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

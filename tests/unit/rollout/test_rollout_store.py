@@ -148,7 +148,7 @@ def run_driver(root: Path, crash_step: int, crash_point: str) -> int:
 POINTS = ["before_begin", "after_begin", "after_apply", "after_append", "after_commit"]
 
 
-@pytest.mark.parametrize("crash_step", [1, 4])
+@pytest.mark.parametrize("crash_step", [3])
 @pytest.mark.parametrize("crash_point", POINTS)
 def test_kill_9_then_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_step: int, crash_point: str) -> None:
     assert run_driver(tmp_path, crash_step, crash_point) == -signal.SIGKILL

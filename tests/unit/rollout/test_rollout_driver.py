@@ -1,0 +1,384 @@
+"""The driver loop end to end with a fake clock, an in-memory router and simulated gateway traffic."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+
+from rollout.driver import DriverSettings, NotAChangeError, Progress, RolloutDriver
+from rollout.errors import AppStartError, LeaseHeldError, MetricsUnavailableError
+from rollout.lease import LeaseFile
+from rollout.metrics_source import StatsSnapshot
+from rollout.observation import LatencyBucket, VersionCounters
+from rollout.policy import Phase
+from rollout.routers.base import DEPLOY_FAILED, RUNNING, Router
+from rollout.serve_config import find_app, gateway_policy, policy_weights
+from rollout.spec import parse_spec
+from rollout.store import RolloutStore
+
+SPEC = parse_spec(
+    {
+        "strategy": "canary",
+        "interval_s": 2,
+        "threshold": 2,
+        "step_weights": [10, 25, 50, 75],
+        "min_requests": 5,
+        "max_inconclusive": 3,
+        "warm_window_s": 10,
+    }
+)
+
+
+class Crash(BaseException):
+    """Stands for `kill -9`: not an Exception, so nothing in the driver handles it."""
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(seconds, 0.0)
+
+
+def serve_config() -> dict:
+    gateway_user_config = {
+        "models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}], "champion": "1"}}
+    }
+    return {
+        "applications": [
+            {
+                "name": "gateway",
+                "route_prefix": "/",
+                "import_path": "deployments.gateway.app:build_app",
+                "deployments": [{"name": "Gateway", "user_config": gateway_user_config}],
+            },
+            {
+                "name": "iris-v1",
+                "route_prefix": None,
+                "import_path": "deployments.version_app:build_app",
+                "args": {"model_uri": "models:/iris/1"},
+                "deployments": [{"name": "ModelVersion", "ray_actor_options": {"num_cpus": 0.25}}],
+            },
+        ]
+    }
+
+
+class FakeRouter:
+    """An in-memory Serve: apps become RUNNING when written, unless they are listed in `failing_apps`. Each
+    write takes `write_s` of fake time (a reconfigure is not instant)."""
+
+    def __init__(self, clock: FakeClock, failing_apps: tuple[str, ...] = (), write_s: float = 0.5) -> None:
+        self.clock, self.failing_apps, self.write_s = clock, failing_apps, write_s
+        self.config = serve_config()
+        self.statuses = {"gateway": RUNNING, "iris-v1": RUNNING}
+        self.writes: list[dict] = []
+        self.crash_on_write: int | None = None
+
+    def read_config(self) -> dict:
+        return copy.deepcopy(self.config)
+
+    def write_config(self, config: dict, wait_for: list[str]) -> None:
+        self.clock.sleep(self.write_s)
+        self.config = copy.deepcopy(config)
+        names = {app["name"] for app in config["applications"]}
+        self.statuses = {name: self.statuses.get(name, RUNNING) for name in names}
+        for name in names - set(self.statuses) | (names & set(self.failing_apps)):
+            self.statuses[name] = DEPLOY_FAILED if name in self.failing_apps else RUNNING
+        self.writes.append(copy.deepcopy(config))
+        if self.crash_on_write == len(self.writes):
+            raise Crash
+        for name in wait_for:
+            if self.statuses[name] != RUNNING:
+                raise AppStartError(name, self.statuses[name], "ModuleNotFoundError: no model")
+
+    def app_statuses(self) -> dict[str, str]:
+        return dict(self.statuses)
+
+    def weights(self) -> dict[str, int]:
+        return policy_weights(self.config, "iris")
+
+
+class SimulatedGateway:
+    """Cumulative per-version counters for `rps` requests/s split by the router's live weights; versions in
+    `broken_from` fail every request from that instant on."""
+
+    def __init__(self, clock: FakeClock, router: FakeRouter, rps: float = 50, latency_ms: float = 8) -> None:
+        self.clock, self.router, self.rps, self.latency_ms = clock, router, rps, latency_ms
+        self.broken_from: dict[str, float] = {}
+        self.exact: dict[str, list[float]] = {}  # version -> [requests, errors] as floats
+        self.last_t = clock.now()
+        self.unavailable = False
+        self.errors_served: dict[str, float] = {}
+
+    def snapshot(self, model: str) -> StatsSnapshot:
+        self._advance()
+        if self.unavailable:
+            raise MetricsUnavailableError(model, "fake", "down")
+        versions = {}
+        for version, (requests, errors) in self.exact.items():
+            served = math.floor(requests) - math.floor(errors)
+            versions[version] = VersionCounters(
+                requests=math.floor(requests),
+                errors=math.floor(errors),
+                latency_buckets=[LatencyBucket(le_ms=self.latency_ms, count=served)],
+                latency_count=served,
+            )
+        return StatsSnapshot(
+            model=model, collected_at_s=self.clock.now(), oldest_push_at_s=self.clock.now(), versions=versions
+        )
+
+    def _advance(self) -> None:
+        now = self.clock.now()
+        seconds, self.last_t = now - self.last_t, now
+        for version, weight in self.router.weights().items():
+            counts = self.exact.setdefault(version, [0.0, 0.0])
+            requests = self.rps * seconds * weight / 100
+            counts[0] += requests
+            broken_since = self.broken_from.get(version)
+            if broken_since is not None and broken_since <= now:
+                counts[1] += requests
+
+
+class RecordingRegistry:
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str, str, str]] = []
+
+    def record_outcome(self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str) -> None:
+        self.outcomes.append((model, champion, candidate, verdict))
+
+
+class World:
+    def __init__(self, tmp_path: Path, failing_apps: tuple[str, ...] = (), spec=SPEC) -> None:
+        self.tmp_path, self.spec = tmp_path, spec
+        self.clock = FakeClock()
+        self.router = FakeRouter(self.clock, failing_apps)
+        self.gateway = SimulatedGateway(self.clock, self.router)
+        self.registry = RecordingRegistry()
+        self.store = RolloutStore(tmp_path, "iris")
+        self.progress: list[Progress] = []
+
+    def driver(self, owner: str = "me", **overrides) -> RolloutDriver:
+        arguments = dict(
+            model="iris",
+            spec=self.spec,
+            router=self.router,
+            metrics=self.gateway,
+            store=self.store,
+            lease=LeaseFile(self.tmp_path, "iris"),
+            clock=self.clock,
+            owner=owner,
+            registry=self.registry,
+            on_progress=self.progress.append,
+            settings=DriverSettings(lease_ttl_s=60),
+            new_id=lambda: "r1",
+        )
+        arguments.update(overrides)
+        return RolloutDriver(**arguments)
+
+    def actions(self) -> list[tuple[str, int]]:
+        return [(event.action, event.candidate_weight) for event in self.store.events()]
+
+    def event_time(self, action: str) -> float:
+        return next(event.applied_at_s for event in self.store.events() if event.action == action)
+
+
+def test_fake_router_is_a_router(tmp_path: Path) -> None:
+    assert isinstance(FakeRouter(FakeClock()), Router)
+
+
+def test_a_good_candidate_is_promoted(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    final = world.driver().run("2")
+    assert (final.phase, final.candidate_weight) == (Phase.SUCCEEDED, 100)
+    assert world.actions() == [
+        ("deploy_candidate", 0),
+        ("advance", 10),
+        ("advance", 25),
+        ("advance", 50),
+        ("advance", 75),
+        ("promote", 100),
+        ("remove_version", 100),
+    ]
+    assert all(event.error is None for event in world.store.events())
+    assert world.event_time("promote") - world.event_time("advance") >= SPEC.interval_s * len(SPEC.schedule())
+    assert world.event_time("remove_version") - world.event_time("promote") >= SPEC.warm_window_s
+    policy = gateway_policy(world.router.config, "iris")
+    assert (policy["versions"], policy["champion"]) == ([{"version": "2", "app": "iris-v2", "weight": 100}], "2")
+    assert find_app(world.router.config, "iris-v1") is None
+    assert find_app(world.router.config, "iris-v2")["deployments"] == find_app(serve_config(), "iris-v1")["deployments"]
+    assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
+    assert LeaseFile(tmp_path, "iris").read() is None
+
+
+def test_the_version_app_runs_before_any_weight_names_it(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.driver().run("2")
+    first, second = world.router.writes[0], world.router.writes[1]
+    assert find_app(first, "iris-v2") is not None
+    assert policy_weights(first, "iris") == {"1": 100, "2": 0}
+    assert policy_weights(second, "iris") == {"1": 90, "2": 10}
+
+
+def test_a_broken_candidate_is_rolled_back_quickly(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.gateway.broken_from["2"] = 0  # fails from its first request
+    final = world.driver().run("2")
+    assert (final.phase, final.candidate_weight) == (Phase.FAILED, 0)
+    assert world.actions() == [("deploy_candidate", 0), ("advance", 10), ("rollback", 0), ("remove_version", 0)]
+    fault_to_weight_zero = world.event_time("rollback") - world.event_time("advance")
+    assert fault_to_weight_zero <= SPEC.interval_s * (SPEC.threshold + 1) + 2 * world.router.write_s
+    assert world.router.weights() == {"1": 100}
+    assert find_app(world.router.config, "iris-v2") is None
+    assert world.registry.outcomes == [("iris", "1", "2", "rolled_back")]
+    rollback = next(p for p in world.progress if p.action == "rollback")
+    assert {check.name for check in rollback.checks if not check.passed} >= {"candidate_error_rate"}
+
+
+def test_a_candidate_breaking_mid_rollout_is_rolled_back(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.gateway.broken_from["2"] = world.clock.now() + 7
+    final = world.driver().run("2")
+    assert final.phase is Phase.FAILED
+    actions = [action for action, _ in world.actions()]
+    assert actions[-2:] == ["rollback", "remove_version"]
+    rollback_at = world.event_time("rollback")
+    assert rollback_at - world.gateway.broken_from["2"] <= SPEC.interval_s * (SPEC.threshold + 1) + 1.0
+
+
+def test_a_candidate_that_fails_to_start_is_aborted_and_the_champion_untouched(tmp_path: Path) -> None:
+    world = World(tmp_path, failing_apps=("iris-v2",))
+    final = world.driver().run("2")
+    assert final.phase is Phase.FAILED
+    assert final.message == "aborted: version 2 failed to start"
+    events = world.store.events()
+    assert [event.action for event in events] == ["deploy_candidate", "rollback", "remove_version"]
+    assert events[0].error == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
+    assert all(policy_weights(config, "iris")["1"] == 100 for config in world.router.writes)
+    assert [app["name"] for app in world.router.config["applications"]] == ["gateway", "iris-v1"]
+    assert find_app(world.router.config, "iris-v1") == find_app(serve_config(), "iris-v1")
+    assert (world.router.weights(), gateway_policy(world.router.config, "iris")["champion"]) == ({"1": 100}, "1")
+    assert world.registry.outcomes == [("iris", "1", "2", "aborted")]
+
+
+@pytest.mark.parametrize("crash_on_write", [2, 3, 4, 6, 7])
+def test_killed_mid_rollout_the_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_on_write: int) -> None:
+    world = World(tmp_path)
+    world.router.crash_on_write = crash_on_write  # the router applied the write, then the driver died
+    with pytest.raises(Crash):
+        world.driver(owner="first").run("2")
+    world.router.crash_on_write = None
+    final = world.driver(owner="second").run("2")
+    assert final.phase is Phase.SUCCEEDED
+    events = world.store.events()
+    assert [event.step_id for event in events] == list(range(1, len(events) + 1))
+    assert [(e.action, e.candidate_weight) for e in events if e.action == "advance"] == [
+        ("advance", 10),
+        ("advance", 25),
+        ("advance", 50),
+        ("advance", 75),
+    ]
+    assert [event.step_id for event in events if event.replayed] == [crash_on_write]
+    assert world.registry.outcomes[-1] == ("iris", "1", "2", "promoted")
+
+
+def test_a_second_driver_is_refused_by_the_lease(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    LeaseFile(tmp_path, "iris").acquire("host:1:other", ttl_s=60, now_s=world.clock.now())
+    with pytest.raises(LeaseHeldError, match="is driven by 'host:1:other'"):
+        world.driver().run("2")
+    assert world.router.writes == []
+
+
+def test_a_dead_holder_is_taken_over(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    LeaseFile(tmp_path, "iris").acquire("host:1:dead", ttl_s=600, now_s=world.clock.now())
+    final = world.driver(holder_alive=lambda owner: owner != "host:1:dead").run("2")
+    assert final.phase is Phase.SUCCEEDED
+
+
+def test_an_abort_request_rolls_back_mid_rollout(tmp_path: Path) -> None:
+    world = World(tmp_path)
+
+    def abort_at_25(progress: Progress) -> None:
+        world.progress.append(progress)
+        if progress.action == "advance" and progress.state.candidate_weight == 25:
+            world.store.request_abort("operator said so")
+
+    final = world.driver(on_progress=abort_at_25).run("2")
+    assert (final.phase, final.message) == (Phase.FAILED, "aborted: operator said so")
+    assert [action for action, _ in world.actions()][-2:] == ["rollback", "remove_version"]
+    assert world.registry.outcomes == [("iris", "1", "2", "aborted")]
+
+
+def test_an_abort_in_the_warm_window_reverts_a_promotion(tmp_path: Path) -> None:
+    world = World(tmp_path)
+
+    def abort_after_promotion(progress: Progress) -> None:
+        if progress.action == "promote":
+            world.store.request_abort("bad business metrics")
+
+    final = world.driver(on_progress=abort_after_promotion).run("2")
+    assert final.phase is Phase.FAILED
+    assert [action for action, _ in world.actions()][-3:] == ["promote", "revert", "remove_version"]
+    assert world.router.weights() == {"1": 100}
+    assert gateway_policy(world.router.config, "iris")["champion"] == "1"
+    assert world.registry.outcomes == [("iris", "1", "2", "promoted"), ("iris", "1", "2", "reverted")]
+
+
+def test_abort_now_without_a_running_driver(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.router.crash_on_write = 3  # the first driver died at 25 %
+    with pytest.raises(Crash):
+        world.driver(owner="first").run("2")
+    final = world.driver(owner="aborter").abort_now("stop")
+    assert (final.phase, final.message) == (Phase.FAILED, "aborted: stop")
+    assert world.router.weights() == {"1": 100}
+    assert find_app(world.router.config, "iris-v2") is None
+    assert world.driver(owner="aborter").abort_now("again") == final
+
+
+def test_no_stats_is_inconclusive_and_pauses_never_promotes(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.gateway.unavailable = True
+
+    class Stop(BaseException):
+        pass
+
+    def stop_on_pause(progress: Progress) -> None:
+        world.progress.append(progress)
+        if progress.action == "pause":
+            raise Stop
+
+    with pytest.raises(Stop):
+        world.driver(on_progress=stop_on_pause).run("2")
+    assert [action for action, _ in world.actions()] == ["deploy_candidate", "advance", "pause"]
+    assert world.store.load().state.phase is Phase.PAUSED
+    assert world.router.weights() == {"1": 90, "2": 10}
+
+
+def test_a_new_candidate_mid_rollout_restarts(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    target = {"version": "2"}
+
+    def switch_at_50(progress: Progress) -> None:
+        if progress.action == "advance" and progress.state.candidate_weight == 50 and progress.state.candidate == "2":
+            target["version"] = "3"
+
+    final = world.driver(on_progress=switch_at_50, candidate_resolver=lambda: target["version"]).run("2")
+    assert (final.phase, final.candidate) == (Phase.SUCCEEDED, "3")
+    actions = [action for action, _ in world.actions()]
+    assert actions[:5] == ["deploy_candidate", "advance", "advance", "advance", "restart"]
+    assert actions[5:] == ["deploy_candidate", "advance", "advance", "advance", "advance", "promote", "remove_version"]
+    assert ("iris", "1", "2", "superseded") in world.registry.outcomes
+
+
+def test_rolling_out_the_champion_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotAChangeError, match="^Version '1' already is the champion of model 'iris'$"):
+        World(tmp_path).driver().run("1")
