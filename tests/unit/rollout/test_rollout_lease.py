@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rollout.errors import LeaseHeldError, LeaseLostError
-from rollout.lease import Lease, LeaseFile, is_held, may_take
+from rollout.lease import Lease, LeaseFile, is_held, local_holder_alive, local_owner_id, may_take
 
 LEASE = Lease(model="iris", owner="a", acquired_at_s=0, expires_at_s=30)
 
@@ -95,3 +97,22 @@ def test_a_driver_in_another_process_is_refused(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False)
     assert result.returncode == 3
     assert "driven by 'first'" in result.stdout
+
+
+def test_a_holder_known_to_be_dead_is_taken_over(tmp_path: Path) -> None:
+    leases = LeaseFile(tmp_path, "iris")
+    leases.acquire("host:1:dead", ttl_s=600, now_s=100)
+    with pytest.raises(LeaseHeldError):
+        leases.acquire("me", ttl_s=600, now_s=101, holder_alive=lambda owner: True)
+    taken = leases.acquire("me", ttl_s=600, now_s=101, holder_alive=lambda owner: owner != "host:1:dead")
+    assert taken.owner == "me"
+
+
+def test_local_holder_liveness() -> None:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)
+    assert local_owner_id("tok") == f"{socket.gethostname()}:{os.getpid()}:tok"
+    assert local_holder_alive(local_owner_id("tok"))
+    assert not local_holder_alive(f"{socket.gethostname()}:{dead_pid}:tok")
+    assert local_holder_alive(f"another-host:{dead_pid}:tok")  # cannot tell: assume it runs
+    assert local_holder_alive("free-form-owner")
