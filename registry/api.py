@@ -13,25 +13,15 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry import tags
-from registry.connection import connect, error_code, mlflow_errors
-from registry.errors import (
-    AliasNotFoundError,
-    DigestMismatchError,
-    LoggedModelNotFoundError,
-    ManifestMissingError,
-    ModelNotFoundError,
-    VersionNotFoundError,
-)
+from registry.connection import connect, mlflow_errors
+from registry.errors import AliasNotFoundError, DigestMismatchError, ManifestMissingError
+from registry.lookup import ensure_registered_model, get_logged_model, get_registered_model, get_version
 from registry.manifest import FileCheck, FileStatus, compare_manifests, compute_manifest, decode_manifest
 from registry.manifest import encode_manifest as _encode
 from registry.uri import parse_model_uri
-
-_NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
-_EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 
 
 class PinnedVersion(BaseModel):
@@ -76,9 +66,9 @@ def resolve(model_uri: str, client: MlflowClient | None = None) -> PinnedVersion
     ref = parse_model_uri(model_uri)
     client = client or connect()
     if ref.version is not None:
-        return _pin(_get_version(client, ref.name, ref.version))
+        return _pin(get_version(client, ref.name, ref.version))
     with mlflow_errors(f"resolve {model_uri}", client):
-        aliases = _get_registered_model(client, ref.name).aliases
+        aliases = get_registered_model(client, ref.name).aliases
     if ref.alias not in aliases:
         raise AliasNotFoundError(ref.name, ref.alias)
     return PinnedVersion(name=ref.name, version=str(aliases[ref.alias]))
@@ -103,7 +93,7 @@ def register(
     """
     client = client or connect()
     model_id = model_id.removeprefix("models:/")
-    logged = _get_logged_model(client, model_id)
+    logged = get_logged_model(client, model_id)
     with tempfile.TemporaryDirectory(prefix="rayship-register-") as tmp:
         manifest = compute_manifest(_download(client, logged.artifact_location, Path(tmp)))
     version_tags = {
@@ -117,7 +107,7 @@ def register(
         **dict(extra_tags or {}),
     }
     with mlflow_errors(f"register model '{name}'", client):
-        _ensure_registered_model(client, name)
+        ensure_registered_model(client, name)
         created = client.create_model_version(
             name=name,
             source=f"models:/{model_id}",
@@ -161,7 +151,7 @@ def download_verified(pinned: PinnedVersion, dst_dir: Path, client: MlflowClient
 
 
 def _download_and_check(client: MlflowClient, pinned: PinnedVersion, scratch: Path) -> tuple[Path, VerifyReport]:
-    version = _get_version(client, pinned.name, pinned.version)
+    version = get_version(client, pinned.name, pinned.version)
     manifest = _manifest_of(version)
     with mlflow_errors(f"find the artifacts of {pinned}", client):
         location = client.get_model_version_download_uri(pinned.name, pinned.version)
@@ -197,41 +187,3 @@ def _dir_name(pinned: PinnedVersion) -> str:
 
 def _pin(version: ModelVersion) -> PinnedVersion:
     return PinnedVersion(name=version.name, version=str(version.version))
-
-
-def _get_registered_model(client: MlflowClient, name: str):
-    try:
-        return client.get_registered_model(name)
-    except MlflowException as exc:
-        if error_code(exc) == _NOT_FOUND:
-            raise ModelNotFoundError(name) from None
-        raise
-
-
-def _get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
-    with mlflow_errors(f"get version {name}/{version}", client):
-        try:
-            return client.get_model_version(name, version)
-        except MlflowException as exc:
-            if error_code(exc) != _NOT_FOUND:
-                raise
-        _get_registered_model(client, name)  # raises ModelNotFoundError when the model itself is missing
-    raise VersionNotFoundError(name, version)
-
-
-def _get_logged_model(client: MlflowClient, model_id: str):
-    with mlflow_errors(f"get logged model {model_id}", client):
-        try:
-            return client.get_logged_model(model_id)
-        except MlflowException as exc:
-            if error_code(exc) == _NOT_FOUND:
-                raise LoggedModelNotFoundError(model_id) from None
-            raise
-
-
-def _ensure_registered_model(client: MlflowClient, name: str) -> None:
-    try:
-        client.create_registered_model(name)
-    except MlflowException as exc:
-        if error_code(exc) not in _EXISTS:
-            raise

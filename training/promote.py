@@ -1,0 +1,70 @@
+"""Registering a sweep's winner: gate it against the champion, register it with lineage, alias it if it passed."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry import tags
+from registry.api import PinnedVersion, register
+from registry.catalog import AliasMove, set_alias
+from training.champion import score_champion
+from training.datasets import Splits
+from training.gate import GateDecision, decide
+from training.spec import SweepSpec
+from training.tracking import TrackingContext
+from training.winner import Winner
+
+
+class Registration(BaseModel):
+    """What registering the winner did."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pinned: PinnedVersion = Field(description="The new version.")
+    gate: GateDecision | None = Field(description="The gate's verdict; None when the gate is off.")
+    alias: AliasMove | None = Field(description="The alias set on the new version, if any.")
+
+
+def gate_tags(decision: GateDecision | None) -> dict[str, str]:
+    """Version tags recording the gate verdict, so a failed candidate is never silently alias-less."""
+    if decision is None:
+        return {tags.GATE: "off"}
+    return {tags.GATE: "passed" if decision.passed else "failed", tags.GATE_REASONS: "; ".join(decision.reasons)}
+
+
+def register_winner(
+    spec: SweepSpec,
+    winner: Winner,
+    splits: Splits,
+    tracking: TrackingContext,
+    alias: str | None,
+    client: MlflowClient,
+) -> Registration:
+    """Gate (if enabled), register with digests and lineage, then set `alias` only if the gate allowed it."""
+    decision = None
+    if spec.gate.enabled:
+        champion = score_champion(spec.model_name, spec.gate.champion_alias, spec.metric, splits, client)
+        decision = decide(
+            spec.metric,
+            spec.direction,
+            winner.test_scores[spec.metric],
+            champion,
+            margin=spec.gate.margin,
+            min_score=spec.gate.min_score,
+        )
+    pinned = register(
+        spec.model_name,
+        winner.model_id,
+        metrics=winner.test_scores,
+        dataset_fingerprint=tracking.dataset_sha256,
+        sweep_id=tracking.sweep_run_id,
+        trial_id=winner.trial_id,
+        extra_tags={tags.FLAVOR: spec.trainer.framework, tags.GIT_COMMIT: tracking.git_commit, **gate_tags(decision)},
+        description=f"{spec.trainer.framework} {spec.trainer.estimator} from sweep {tracking.sweep_run_id}",
+        client=client,
+    )
+    moved = None
+    if alias is not None and (decision is None or decision.passed):
+        moved = set_alias(spec.model_name, alias, pinned.version, client=client)
+    return Registration(pinned=pinned, gate=decision, alias=moved)

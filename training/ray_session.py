@@ -1,0 +1,34 @@
+"""Joining the running Ray cluster (RAY_ADDRESS) or starting a private local one, friendly to a shared machine."""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+# One BLAS/OpenMP thread per trial process: trials already run side by side on few cores.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def ensure_ray(environ: dict[str, str] | None = None, local_cpus: int | None = None) -> bool:
+    """Connect to `RAY_ADDRESS` if set, else start a local Ray; returns True when this call started Ray.
+
+    Without RAY_ADDRESS we pass `address="local"`: plain `ray.init()` would attach to whatever cluster was last
+    started on this machine, which on a shared host may be someone else's.
+    """
+    if ray.is_initialized():
+        return False
+    env = os.environ if environ is None else environ
+    runtime_env = {"env_vars": dict(THREAD_ENV)}
+    address = env.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+    else:
+        ray.init(
+            address="local",
+            num_cpus=local_cpus or min(os.cpu_count() or 2, 2),
+            include_dashboard=False,
+            runtime_env=runtime_env,
+            log_to_driver=False,
+        )
+    return True
