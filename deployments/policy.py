@@ -4,6 +4,7 @@
 user_config:
   max_body_bytes: 1048576          # optional, gateway-wide
   api_keys_env: RAYSHIP_API_KEYS    # optional: env var holding comma-separated keys; absent -> no data-plane auth
+  request_timeout_s: 30             # optional: a version silent this long counts as unavailable (503)
   models:
     iris:
       versions:                       # integer weights summing to 100
@@ -127,6 +128,9 @@ class GatewayConfig(BaseModel):
         pattern=ENV_PATTERN,
         description="Environment variable (in the gateway replicas) holding comma-separated API keys; unset means "
         "the data plane needs no key.",
+    )
+    request_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Longest wait for a version's answer before it counts as unavailable (503)."
     )
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Traffic policy per model name.")
 

@@ -28,6 +28,7 @@ from deployments.errors import (
     PayloadTooLargeError,
     RouteNotFoundError,
     UnsupportedMediaTypeError,
+    VersionNotFoundError,
     VersionNotReadyError,
 )
 from deployments.gateway.errors import MODEL_VERSION_HEADER, error_response
@@ -40,10 +41,15 @@ StatsSource = Callable[[str], Awaitable[ModelStats]]
 
 
 class RequestIdMiddleware:
-    """Pure ASGI (no per-request task): stamps `x-request-id` and a default `x-model-version` on every response."""
+    """Pure ASGI (no per-request task): stamps `x-request-id` and a default `x-model-version` on every response.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Behind Serve's proxy `stamp_request_id` is off: the proxy already echoes the client's `x-request-id` (or
+    generates one) on every response, including its own errors, and a second header would be a duplicate.
+    """
+
+    def __init__(self, app: ASGIApp, stamp_request_id: bool = True) -> None:
         self.app = app
+        self.stamp_request_id = stamp_request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,13 +57,13 @@ class RequestIdMiddleware:
             return
         sent = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 names = {name.lower() for name, _ in headers}
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                if self.stamp_request_id:
+                    headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 if MODEL_VERSION_HEADER.encode() not in names:
                     headers.append((MODEL_VERSION_HEADER.encode(), b""))
                 message = {**message, "headers": headers}
@@ -72,9 +78,11 @@ def create_http_app(
     stats_source: StatsSource,
     policy_view: Callable[[], dict[str, Any]],
     environ: Mapping[str, str],
+    lifespan: Callable[[Any], Any] | None = None,
+    stamp_request_id: bool = True,
 ) -> FastAPI:
-    app = FastAPI(title="rayship gateway", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestIdMiddleware)
+    app = FastAPI(title="rayship gateway", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware, stamp_request_id=stamp_request_id)
 
     @app.exception_handler(StarletteHTTPException)
     async def _routing_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -110,6 +118,8 @@ def create_http_app(
     ) -> tuple[Served, Any]:
         authorize(request)
         policy = plane.policy(model)
+        if version is not None and policy.route(version) is None:
+            raise VersionNotFoundError(model, version)  # before reading the body: a 404 beats a 400
         accepted = mlflow_scoring.ACCEPTED_CONTENT_TYPES if decode is _decode_mlflow else (JSON_CONTENT_TYPE,)
         body, media_type = await body_of(request, accepted)
         decoded = decode(body, media_type)

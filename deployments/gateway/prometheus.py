@@ -1,0 +1,37 @@
+"""Per-version Prometheus metrics from the gateway, labelled `model` and `version` (Serve adds its own tags).
+
+Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_rayship_requests_total`,
+`ray_rayship_errors_total` (also labelled `code`), `ray_rayship_latency_ms` (histogram, successful requests) and
+`ray_rayship_batch_size` (histogram, per successful request).
+"""
+
+from __future__ import annotations
+
+from ray.serve.metrics import Counter, Histogram
+
+from deployments.stats import BATCH_SIZE_BOUNDS, LATENCY_BOUNDS_MS
+
+
+class PrometheusRecorder:
+    def __init__(self) -> None:
+        labels = ("model", "version")
+        self._requests = Counter("rayship_requests", "Requests per model version.", tag_keys=labels)
+        self._errors = Counter("rayship_errors", "Failed requests per model version and status.", labels + ("code",))
+        self._latency = Histogram(
+            "rayship_latency_ms", "Latency of successful requests (ms).", list(LATENCY_BOUNDS_MS), tag_keys=labels
+        )
+        self._batch = Histogram(
+            "rayship_batch_size", "Batch size that served each request.", list(BATCH_SIZE_BOUNDS), tag_keys=labels
+        )
+
+    def record(
+        self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
+    ) -> None:
+        tags = {"model": model, "version": version}
+        self._requests.inc(1, dict(tags))
+        if status_code >= 400:
+            self._errors.inc(1, {**tags, "code": str(status_code)})
+        if latency_s is not None:
+            self._latency.observe(latency_s * 1000.0, dict(tags))
+        if batch_size is not None:
+            self._batch.observe(batch_size, dict(tags))

@@ -1,0 +1,207 @@
+"""One Serve application per model version: `build_app({"model_uri": "models:/iris/3", ...})`.
+
+At start a replica resolves the pinned version through `registry`, downloads it, verifies every artifact's sha256
+against the digests recorded at registration (`registry.download_verified`; a tampered artifact raises
+`DigestMismatchError`, so that deploy fails and other versions keep serving), and loads the fastest predictor
+for its flavour. The app has no HTTP route: the gateway calls `predict(features)` and `metadata()` through handles.
+
+Batching (`max_batch_size`, `batch_wait_timeout_s`) starts from the args and can be changed through the
+deployment's `user_config` without a restart. Replicas, autoscaling and `num_cpus` come from the Serve config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve import Application
+
+from deployments.batch import split_outputs
+from deployments.errors import ModelLoadError
+from deployments.model_schema import InputSchema, conform, input_specs, schema_from_signature
+from deployments.predictors import Predictor, load_predictor
+from deployments.types import Features, ModelMetadata, Prediction, TensorSpec, VersionError
+from registry.errors import RayshipError
+
+logger = logging.getLogger("ray.serve")
+
+DEPLOYMENT_NAME = "ModelVersion"
+PINNED_URI_PATTERN = r"^models:/[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+$"
+
+
+class BatchSettings(BaseModel):
+    """`@serve.batch` settings; also the shape of the version deployment's `user_config`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_batch_size: int = Field(32, ge=1, le=1024, description="Most requests combined into one model call.")
+    batch_wait_timeout_s: float = Field(
+        0.002, ge=0.0, le=1.0, description="Longest wait for a batch to fill before predicting, in seconds."
+    )
+
+
+class VersionAppArgs(BatchSettings):
+    """The `args` of a version application in `configs/serve.yaml`."""
+
+    model_uri: str = Field(
+        pattern=PINNED_URI_PATTERN,
+        description="Pinned registry URI 'models:/<name>/<N>'; aliases are resolved by the deployer, never here.",
+    )
+    download_dir: str | None = Field(
+        None, description="Where replicas put the verified model; unset means a fresh temporary directory."
+    )
+
+
+class LoadedModel:
+    """A verified, loaded version: its predictor, input schema and metadata."""
+
+    def __init__(self, name: str, version: str, model_dir: Path) -> None:
+        from mlflow.models import Model
+
+        mlmodel = Model.load(str(model_dir))
+        self.name, self.version = name, version
+        self.predictor: Predictor = load_predictor(model_dir, mlmodel.flavors)
+        inputs = mlmodel.signature.inputs.to_dict() if mlmodel.signature and mlmodel.signature.inputs else None
+        self.schema: InputSchema = schema_from_signature(inputs)
+        self.metadata = ModelMetadata(
+            name=name,
+            version=version,
+            platform=self.predictor.flavor,
+            inputs=input_specs(self.schema),
+            outputs=self._outputs(),
+            columns=list(self.schema.columns) if self.schema.columns else None,
+        )
+
+    def _outputs(self) -> list[TensorSpec]:
+        outputs = [TensorSpec("predict", "FP64" if self.predictor.classes is None else "INT64", [-1])]
+        if self.predictor.classes is not None:
+            outputs[0] = TensorSpec("predict", _label_datatype(self.predictor.classes), [-1])
+            outputs.append(TensorSpec("predict_proba", "FP64", [-1, len(self.predictor.classes)]))
+        return outputs
+
+    def probe_row(self) -> np.ndarray | None:
+        """One all-zero row for the health check, when the schema is numeric and its width known."""
+        if self.schema.num_features is None or not self.schema.numeric:
+            return None
+        return np.zeros((1, self.schema.num_features))
+
+
+def _label_datatype(classes: list) -> str:
+    if all(isinstance(c, bool) for c in classes):
+        return "BOOL"
+    if all(isinstance(c, int) for c in classes):
+        return "INT64"
+    return "FP64" if all(isinstance(c, float) for c in classes) else "BYTES"
+
+
+def load_version(args: VersionAppArgs) -> LoadedModel:
+    """Resolve, download, verify and load; any failure names the URI and the reason."""
+    from registry.api import download_verified, resolve
+
+    try:
+        pinned = resolve(args.model_uri)
+        target = Path(args.download_dir) if args.download_dir else Path(tempfile.mkdtemp(prefix="rayship-model-"))
+        model_dir = download_verified(pinned, target)
+        return LoadedModel(pinned.name, pinned.version, model_dir)
+    except RayshipError:
+        raise  # DigestMismatchError and friends already name the version and the problem
+    except Exception as exc:
+        raise ModelLoadError(args.model_uri, f"{type(exc).__name__}: {exc}") from exc
+
+
+@serve.deployment(
+    name=DEPLOYMENT_NAME,
+    ray_actor_options={"num_cpus": 0.25},
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 8},
+    max_ongoing_requests=64,
+    health_check_period_s=10,
+)
+class ModelVersion:
+    def __init__(self, args: dict) -> None:
+        self._args = VersionAppArgs.model_validate(args)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+        self._model = load_version(self._args)
+        self._apply_batching(self._args)
+        self._batch_sizes = _batch_size_histogram(self._model.name, self._model.version)
+        logger.info("serving %s/%s (%s)", self._model.name, self._model.version, self._model.predictor.flavor)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """New batch settings take effect for the next batch; an invalid config is logged, never raised."""
+        try:
+            settings = BatchSettings.model_validate(user_config or {})
+        except ValueError as exc:
+            logger.error("ignoring invalid batching user_config %s: %s", user_config, exc)
+            return
+        self._apply_batching(settings)
+
+    def _apply_batching(self, settings: BatchSettings) -> None:
+        self._predict_batch.set_max_batch_size(settings.max_batch_size)
+        self._predict_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
+
+    async def predict(self, features: Features) -> Prediction | VersionError:
+        """One request's rows; a bad input comes back as a `VersionError` value, not an exception."""
+        try:
+            conformed = conform(self._model.schema, features, self._model.name, self._model.version)
+        except RayshipError as exc:
+            return VersionError(exc.status_code, exc.message)
+        return await self._predict_batch(conformed)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        self._batch_sizes.observe(len(batch))
+        try:
+            return self._predict_together(batch)
+        except Exception:  # one request's values broke the vectorised call: answer each on its own
+            return [self._predict_alone(features) for features in batch]
+
+    def _predict_together(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        values = batch[0].values if len(batch) == 1 else np.concatenate([f.values for f in batch])
+        predictions, probabilities = self._model.predictor.run(values, batch[0].columns)
+        sizes = [features.num_rows for features in batch]
+        return split_outputs(predictions, probabilities, sizes, self._model.version, self._model.predictor.classes)
+
+    def _predict_alone(self, features: Features) -> Prediction | VersionError:
+        try:
+            return self._predict_together([features])[0]
+        except (ValueError, TypeError) as exc:  # the model refused these values (NaN, wrong type): the caller's fault
+            return VersionError(400, self._refusal(exc))
+        except Exception as exc:
+            logger.exception("prediction failed")
+            return VersionError(500, f"Model '{self._model.name}' version '{self._model.version}' failed: {exc}")
+
+    def _refusal(self, exc: Exception) -> str:
+        return f"Model '{self._model.name}' version '{self._model.version}' cannot predict this input: {exc}"
+
+    def metadata(self) -> ModelMetadata:
+        return self._model.metadata
+
+    def check_health(self) -> None:
+        """Unhealthy when the model can no longer predict one probe row."""
+        row = self._model.probe_row()
+        if row is not None:
+            self._model.predictor.run(row, self._model.schema.columns)
+
+
+def _batch_size_histogram(model: str, version: str):
+    from ray.serve.metrics import Histogram
+
+    histogram = Histogram(
+        "rayship_model_batch_size",
+        description="Requests per model call in a version replica.",
+        boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256],
+        tag_keys=("model", "version"),
+    )
+    histogram.set_default_tags({"model": model, "version": version})
+    return histogram
+
+
+def build_app(args: dict) -> Application:
+    """`import_path: deployments.version_app:build_app` with `args: {model_uri: models:/iris/3, ...}`."""
+    validated = VersionAppArgs.model_validate(args)
+    return ModelVersion.bind(validated.model_dump())

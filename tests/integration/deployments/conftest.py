@@ -1,0 +1,158 @@
+"""Fixtures for the serving integration tests: a trained and registered iris model, and Serve deploys over REST.
+
+Everything is real: the shared local Ray cluster (`cluster` fixture), its MLflow server, `serve deploy`'s REST API.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from cluster.settings import ClusterSettings
+from cluster.token import token_path
+from registry.api import PinnedVersion, register
+
+MODEL = "iris-serving"
+DEPLOY_TIMEOUT_S = 300.0
+VERSION_DEPLOYMENT = {
+    "name": "ModelVersion",
+    "num_replicas": 1,
+    "max_ongoing_requests": 64,
+    "ray_actor_options": {"num_cpus": 0.1},
+}
+
+
+def train_and_register(name: str) -> PinnedVersion:
+    """A tiny LogisticRegression on iris with named columns, logged and registered with its digests."""
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=300).fit(features, target)
+    mlflow.set_experiment("serving-integration")
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    return register(
+        name,
+        info.model_id,
+        metrics={"accuracy": float(model.score(features, target))},
+        dataset_fingerprint="iris",
+        sweep_id="serving-it",
+        trial_id=run.info.run_id,
+    )
+
+
+class Serve:
+    """`serve deploy` and `serve status` over the dashboard's REST API, with the cluster token."""
+
+    def __init__(self, settings: ClusterSettings) -> None:
+        token = Path(token_path()).read_text().strip()
+        self.admin = {"authorization": f"Bearer {token}"}
+        self.api = httpx.Client(base_url=settings.dashboard_url, headers=self.admin, timeout=60)
+        self.http = httpx.Client(base_url=settings.serve_url, timeout=60)
+        self.port = settings.serve_port
+
+    def config(self, apps: list[dict], gateway_config: dict, gateway_env: dict | None = None) -> dict:
+        gateway = {
+            "name": "gateway",
+            "route_prefix": "/",
+            "import_path": "deployments.gateway.app:build_app",
+            "args": {},
+            "deployments": [
+                {
+                    "name": "Gateway",
+                    "num_replicas": 1,
+                    "ray_actor_options": {"num_cpus": 0.1},
+                    "user_config": gateway_config,
+                }
+            ],
+        }
+        if gateway_env:
+            gateway["runtime_env"] = {"env_vars": gateway_env}
+        return {"http_options": {"host": "127.0.0.1", "port": self.port}, "applications": [gateway, *apps]}
+
+    def deploy(self, config: dict) -> None:
+        response = self.api.put("/api/serve/applications/", json=config)
+        assert response.status_code == 200, response.text
+
+    def applications(self) -> dict:
+        response = self.api.get("/api/serve/applications/")
+        assert response.status_code == 200, response.text
+        return response.json().get("applications") or {}
+
+    def wait(self, done: Callable[[dict], bool], what: str, timeout_s: float = DEPLOY_TIMEOUT_S) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            apps = self.applications()
+            if done(apps):
+                return apps
+            time.sleep(1.0)
+        raise AssertionError(f"timed out waiting for {what}: {summary(self.applications())}")
+
+    def wait_running(self, names: list[str]) -> dict:
+        def running(apps: dict) -> bool:
+            return set(names) <= set(apps) and all(apps[name]["status"] == "RUNNING" for name in names)
+
+        return self.wait(running, f"{names} RUNNING")
+
+    def replica_actor_ids(self) -> dict[str, set[str]]:
+        ids = {}
+        for name, app in self.applications().items():
+            for deployment in app["deployments"].values():
+                ids[name] = {replica["actor_id"] for replica in deployment["replicas"]}
+        return ids
+
+    def policy(self) -> dict:
+        return self.http.get("/-/rayship/policy", headers=self.admin).json()
+
+    model = MODEL
+    train = staticmethod(lambda: train_and_register(MODEL))
+
+    @staticmethod
+    def version_app(pinned: PinnedVersion, **deployment: object) -> dict:
+        return version_app(pinned, **deployment)
+
+    @staticmethod
+    def weights(*weights: tuple[PinnedVersion, int], **extra: object) -> dict:
+        return policy(*weights, **extra)
+
+
+def summary(apps: dict) -> dict:
+    return {name: (app["status"], app.get("message", "")[:300]) for name, app in apps.items()}
+
+
+def version_app(pinned: PinnedVersion, **deployment: object) -> dict:
+    return {
+        "name": f"{pinned.name}-v{pinned.version}",
+        "route_prefix": None,
+        "import_path": "deployments.version_app:build_app",
+        "args": {"model_uri": pinned.uri},
+        "deployments": [{**VERSION_DEPLOYMENT, **deployment}],
+    }
+
+
+def policy(*weights: tuple[PinnedVersion, int], **extra: object) -> dict:
+    versions = [{"version": p.version, "app": f"{p.name}-v{p.version}", "weight": w} for p, w in weights]
+    return {"models": {MODEL: {"versions": versions, "champion": weights[0][0].version, **extra}}}
+
+
+@pytest.fixture(scope="session")
+def serve_api(cluster: ClusterSettings) -> Iterator[Serve]:
+    api = Serve(cluster)
+    # Start from no apps, so replicas import the code under test rather than whatever an earlier run deployed.
+    assert api.api.delete("/api/serve/applications/").status_code == 200
+    api.wait(lambda apps: not apps, "the previous applications to go")
+    yield api
+    api.api.close()
+    api.http.close()
+
+
+@pytest.fixture(scope="session")
+def two_versions(cluster: ClusterSettings) -> tuple[PinnedVersion, PinnedVersion]:
+    return train_and_register(MODEL), train_and_register(MODEL)

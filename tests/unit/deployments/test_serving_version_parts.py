@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from deployments.batch import split_outputs
+from deployments.errors import FeatureCountError, FeatureTypeError, MissingColumnsError
+from deployments.model_schema import conform, input_specs, schema_from_signature
+from deployments.types import Features, TensorSpec
+from deployments.version_app import VersionAppArgs
+
+COLUMNS = [{"name": "a", "type": "double"}, {"name": "b", "type": "long"}]
+
+
+def test_named_columns_are_reordered_and_checked() -> None:
+    schema = schema_from_signature(COLUMNS)
+    swapped = conform(schema, Features(np.array([[2, 1]]), ("b", "a")), "iris", "1")
+    assert (swapped.columns, swapped.values.tolist()) == (("a", "b"), [[1, 2]])
+    with pytest.raises(
+        MissingColumnsError, match="^Model 'iris' version '1' needs columns missing from the input: 'b'$"
+    ):
+        conform(schema, Features(np.array([[1]]), ("a",)), "iris", "1")
+
+
+def test_positional_rows_are_counted_and_typed() -> None:
+    schema = schema_from_signature(COLUMNS)
+    named = conform(schema, Features(np.array([[1.0, 2.0]])), "iris", "1")
+    assert named.columns == ("a", "b")
+    with pytest.raises(FeatureCountError, match="^Model 'iris' version '1' expects 2 features, got 3$"):
+        conform(schema, Features(np.array([[1, 2, 3]])), "iris", "1")
+    with pytest.raises(FeatureTypeError, match="^Model 'iris' version '1' expects numeric features, got strings$"):
+        conform(schema, Features(np.array([["x", "y"]], dtype=object)), "iris", "1")
+
+
+def test_tensor_signatures_and_metadata() -> None:
+    tensor = schema_from_signature([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}}])
+    assert (tensor.columns, tensor.num_features) == (None, 3)
+    assert input_specs(tensor) == [TensorSpec("input-0", "FP32", [-1, 3])]
+    assert input_specs(schema_from_signature(COLUMNS)) == [
+        TensorSpec("a", "FP64", [-1]),
+        TensorSpec("b", "INT64", [-1]),
+    ]
+    assert schema_from_signature(None).num_features is None
+
+
+def test_batch_outputs_are_split_back_per_request() -> None:
+    answers = split_outputs(np.array([0, 1, 2]), np.eye(3), [1, 2], "4", [0, 1, 2])
+    assert [a.predictions for a in answers] == [[0], [1, 2]]
+    assert answers[1].probabilities == [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    assert {a.batch_size for a in answers} == {2}
+    with pytest.raises(ValueError, match="^the model returned 3 predictions for 4 rows$"):
+        split_outputs(np.array([0, 1, 2]), None, [2, 2], "4", None)
+
+
+def test_version_args_need_a_pinned_uri() -> None:
+    assert VersionAppArgs.model_validate({"model_uri": "models:/iris/3"}).max_batch_size == 32
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        VersionAppArgs.model_validate({"model_uri": "models:/iris@champion"})
