@@ -1,11 +1,11 @@
-"""The one rollout loop: observe, decide (`rollout.policy.step`), persist, apply. Clock, metrics source, router,
-registry and store are injected, so the whole loop runs in unit tests with fakes.
+"""The one rollout loop: observe, decide (`rollout.policy.step`), persist, apply. Clock, metrics source,
+router, registry and store are injected, so the whole loop runs in unit tests with fakes.
 
 Order of every action: the decision is persisted as an intent (`RolloutStore.begin`), the router applies it,
-the event log records it (`commit`). A rerun after `kill -9` finishes a pending intent first (`_recover`), then
-continues from the stored state. Two phases for a new version (DESIGN.md decision 2): its app is deployed and
-RUNNING before any weight names it. After the verdict, the losing version's app stays warm for `warm_window_s`
-(an `abort` in that window switches a promotion back), then it is removed.
+the event log records it (`commit`). A rerun after `kill -9` finishes a pending intent first (`_recover`),
+then continues from the stored state. Two phases for a new version (DESIGN.md decision 2): its app is deployed
+and RUNNING before any weight names it. After the verdict, the losing version's app stays warm for
+`warm_window_s` (an `abort` in that window switches a promotion back), then it is removed.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from registry.errors import InvalidInputError, RayshipError, UnavailableError
-from rollout.analysis import CheckResult
 from rollout.clock import Clock
 from rollout.effects import apply_effect, deploy_effect, remove_effect, route_effect, verdict_of
+from rollout.history import Progress
 from rollout.lease import LeaseFile
 from rollout.metrics_source import MetricsSource, StatsSnapshot, observation_between
 from rollout.observation import Observation
@@ -36,22 +34,12 @@ REVERT = "revert"
 
 
 class RolloutRegistry(Protocol):
-    def record_outcome(self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str) -> None:
+    def record_outcome(
+        self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str
+    ) -> None:
         """Tag both versions with the verdict and rollout id; 'promoted' moves the champion alias to the
         candidate, 'reverted' moves it back to the champion. Must be idempotent (it may be replayed)."""
         ...
-
-
-class Progress(BaseModel):
-    """What the live view and the report see after every decision."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    at_s: float = Field(description="Driver clock (Unix s).")
-    action: str = Field(description="The action decided (or a driver step such as deploy_candidate).")
-    state: RolloutState = Field(description="The state after it.")
-    observation: Observation | None = Field(default=None, description="The interval analysed, if any.")
-    checks: list[CheckResult] = Field(default_factory=list, description="Its checks.")
 
 
 class NotAChangeError(InvalidInputError):
@@ -61,7 +49,9 @@ class NotAChangeError(InvalidInputError):
 
 @dataclass(frozen=True)
 class DriverSettings:
-    lease_ttl_s: float = 300.0  # covers the longest blocking step (a deploy); dead local holders are taken over
+    lease_ttl_s: float = (
+        300.0  # covers the longest blocking step (a deploy); dead local holders are taken over
+    )
     min_sleep_s: float = 0.1
     apply_attempts: int = 5
     retry_backoff_s: float = 1.0
@@ -103,7 +93,7 @@ class RolloutDriver:
     # --- entry points -------------------------------------------------------------------------------------
 
     def run(self, candidate: str, champion: str | None = None) -> RolloutState:
-        """Roll `candidate` out (or resume the model's unfinished rollout) until a verdict and the clean-up."""
+        """Roll `candidate` out (or resume the model's unfinished rollout) through verdict and clean-up."""
         self._acquire()
         try:
             recovered = self._recover()
@@ -114,7 +104,7 @@ class RolloutDriver:
             self.lease.release(self.owner)
 
     def abort_now(self, reason: str) -> RolloutState | None:
-        """Roll back the model's rollout without waiting for a driver (none may run); None when there is none."""
+        """Roll back the model's rollout with no driver running; None when it never had one."""
         self._acquire()
         try:
             self._recover()
@@ -139,10 +129,16 @@ class RolloutDriver:
             if reason is not None:
                 self.store.clear_abort()
                 promoted = _promoted(state)
-                state = self._revert(state, reason) if promoted else self._act(state, abort(state, reason), "aborted")
+                state = (
+                    self._revert(state, reason)
+                    if promoted
+                    else self._act(state, abort(state, reason), "aborted")
+                )
             elif state.phase is Phase.INITIALIZED and not self._candidate_ready(state):
                 if not self._deploy(state):
-                    state = self._act(state, abort(state, f"version {state.candidate} failed to start"), "aborted")
+                    state = self._act(
+                        state, abort(state, f"version {state.candidate} failed to start"), "aborted"
+                    )
             else:
                 state = self._step(state)
         return state
@@ -150,7 +146,9 @@ class RolloutDriver:
     def _step(self, state: RolloutState) -> RolloutState:
         observation, latest = self._observe(state)
         decision = step(state, observation, self.spec, self.clock.now())
-        consumed = observation is not None and decision.state.interval_started_at_s == observation.collected_at_s
+        consumed = (
+            observation is not None and decision.state.interval_started_at_s == observation.collected_at_s
+        )
         if decision.action is Action.HOLD or decision.action is Action.PAUSE:
             state = self._record(state, decision)
             if consumed or self.baseline is None:
@@ -192,7 +190,7 @@ class RolloutDriver:
         self._emit(decision.action.value, new_state, observation, decision.checks)
         return new_state
 
-    # --- applying --------------------------------------------------------------------------------------------
+    # --- applying -------------------------------------------------------------------------------------------
 
     def _execute(self, intent: Intent, replayed: bool = False) -> bool:
         """Apply and record an intent. A router that is unreachable is retried, then the driver stops with the
@@ -219,7 +217,11 @@ class RolloutDriver:
         verdict = intent.effect.get("verdict")
         if verdict is not None and self.registry is not None:
             self.registry.record_outcome(
-                self.model, verdict["champion"], verdict["candidate"], verdict["verdict"], intent.state_after.rollout_id
+                self.model,
+                verdict["champion"],
+                verdict["candidate"],
+                verdict["verdict"],
+                intent.state_after.rollout_id,
             )
 
     def _recover(self) -> bool:
@@ -254,9 +256,13 @@ class RolloutDriver:
         if state.phase not in (Phase.PROGRESSING, Phase.PAUSED):
             return None, self.baseline
         latest = self._snapshot_after(None)
-        if latest is None:  # stats unreadable: an empty window since the interval began, which is inconclusive
+        if (
+            latest is None
+        ):  # stats unreadable: an empty window since the interval began, which is inconclusive
             now = self._now()
-            return Observation(collected_at_s=now, window_s=max(now - state.interval_started_at_s, 1e-6)), None
+            return Observation(
+                collected_at_s=now, window_s=max(now - state.interval_started_at_s, 1e-6)
+            ), None
         if self.baseline is None:
             return None, latest
         observation = observation_between(
@@ -312,7 +318,7 @@ class RolloutDriver:
         return state
 
     def _finish(self, state: RolloutState, wait: bool) -> RolloutState:
-        """Keep the losing version warm for the window (an abort meanwhile reverts a promotion), then remove it."""
+        """Keep the loser warm for the window (an abort then reverts a promotion), then remove it."""
         if self._cleaned(state):
             return state
         deadline = self._verdict_at(state) + self.spec.warm_window_s
@@ -334,7 +340,11 @@ class RolloutDriver:
     def _revert(self, state: RolloutState, reason: str) -> RolloutState:
         """Switch a promoted rollout back to the old champion (its app is still warm)."""
         reverted = state.model_copy(
-            update={"phase": Phase.FAILED, "candidate_weight": 0, "message": f"aborted after promotion: {reason}"}
+            update={
+                "phase": Phase.FAILED,
+                "candidate_weight": 0,
+                "message": f"aborted after promotion: {reason}",
+            }
         )
         effect = {
             "kind": "route",
@@ -358,11 +368,12 @@ class RolloutDriver:
         times = [
             event.applied_at_s
             for event in self.store.events()
-            if event.rollout_id == state.rollout_id and event.phase in {Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING}
+            if event.rollout_id == state.rollout_id
+            and event.phase in {Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING}
         ]
         return max(times, default=self._now())
 
-    # --- lease, clock, progress ------------------------------------------------------------------------------
+    # --- lease, clock, progress -----------------------------------------------------------------------------
 
     def _acquire(self) -> None:
         self.lease.acquire(self.owner, self.settings.lease_ttl_s, self._now(), holder_alive=self.holder_alive)
@@ -375,7 +386,9 @@ class RolloutDriver:
 
     def _emit(self, action: str, state: RolloutState, observation: Observation | None, checks: list) -> None:
         if self.on_progress is not None:
-            progress = Progress(at_s=self._now(), action=action, state=state, observation=observation, checks=checks)
+            progress = Progress(
+                at_s=self._now(), action=action, state=state, observation=observation, checks=checks
+            )
             self.on_progress(progress)
 
 

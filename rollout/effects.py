@@ -46,7 +46,7 @@ def deploy_effect(config: dict, model: str, champion: str, candidate: str) -> Ef
 
 
 def route_effect(before: RolloutState, decision: Decision) -> Effect:
-    """The split a policy decision stands for (RESTART routes the old candidate's share back to the champion)."""
+    """The split a policy decision stands for (RESTART gives the old candidate's share back)."""
     state = decision.state
     if decision.action is Action.PAUSE:
         return {"kind": "none"}
@@ -76,10 +76,14 @@ def apply_effect(config: dict, model: str, effect: Effect) -> tuple[dict, list[s
     if kind == "route":
         # A version that never got listed (its deploy failed) has nothing to set back to 0.
         listed = {route["version"] for route in gateway_policy(config, model)["versions"]}
-        weights = {version: weight for version, weight in effect["weights"].items() if weight or version in listed}
+        weights = {
+            version: weight for version, weight in effect["weights"].items() if weight or version in listed
+        }
         config = with_weights(config, model, weights)
         shadow = effect.get("shadow")
-        config = with_shadow(config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0)
+        config = with_shadow(
+            config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0
+        )
         if effect.get("champion"):
             config = with_champion(config, model, effect["champion"])
         return config, [GATEWAY_APP]

@@ -1,9 +1,9 @@
 """One driver per model: a lease file `<root>/<model>/lease.json` holding the owner id and an expiry.
 
 Acquire creates the file with `O_EXCL`; taking over an expired lease, renewing and releasing compare the owner
-first. All of it happens under `fcntl.flock` on a sibling `lease.lock`, so two drivers never both see the lease
-free. Whether a lease is held is a pure function of (lease, now_s). Times are wall-clock seconds (`time.time()`),
-since the lease is compared across processes.
+first. All of it happens under `fcntl.flock` on a sibling `lease.lock`, so two drivers never both see the
+lease free. Whether a lease is held is a pure function of (lease, now_s). Times are wall-clock seconds
+(`time.time()`), since the lease is compared across processes.
 """
 
 from __future__ import annotations

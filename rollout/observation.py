@@ -1,7 +1,7 @@
 """What the rollout policy sees each interval: per-version request counts, errors and latency over a window.
 
-Metrics sources produce cumulative `VersionCounters` (as the gateway counts them); `rollout.analysis` turns two
-snapshots into a `VersionWindow`, and the driver hands the policy one `Observation` per interval.
+Metrics sources produce cumulative `VersionCounters` (as the gateway counts them); `rollout.analysis` turns
+two snapshots into a `VersionWindow`, and the driver hands the policy one `Observation` per interval.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class VersionWindow(BaseModel):
 
     requests: int = Field(default=0, ge=0, description="Requests in the window.")
     errors: int = Field(default=0, ge=0, description="Failed requests in the window.")
-    p50_ms: float | None = Field(default=None, ge=0, description="Median latency in ms; null without requests.")
+    p50_ms: float | None = Field(
+        default=None, ge=0, description="Median latency in ms; null without requests."
+    )
     p99_ms: float | None = Field(
         default=None, ge=0, description="99th percentile latency in ms; null without requests."
     )
@@ -67,8 +69,8 @@ class Observation(BaseModel):
     )
     candidate_version: str | None = Field(
         default=None,
-        description="The candidate the driver currently targets (e.g. the challenger alias re-resolved); when it "
-        "differs from the rollout's candidate, the analysis restarts for the new one.",
+        description="The candidate the driver currently targets (e.g. the challenger alias re-resolved); "
+        "when it differs from the rollout's candidate, the analysis restarts for the new one.",
     )
 
     def window(self, version: str) -> VersionWindow:

@@ -1,10 +1,11 @@
-"""Pure transforms over a Ray Serve config dict (the shape of `configs/serve.yaml` and of
-`GET /api/serve/applications/`'s deploy config): add or remove a version app, read or replace a model's gateway
+"""Pure transforms over a Ray Serve config dict (the shape of `configs/serve.yaml` and of `GET
+/api/serve/applications/`'s deploy config): add or remove a version app, read or replace a model's gateway
 policy, set weights. Every function returns a new dict and never mutates its input; a resulting gateway
 `user_config` is validated with the gateway's own schema (`deployments.policy.GatewayConfig`).
 
-Rollouts change nothing else: the gateway app's code, args and route, and other models' apps stay untouched, so
-Ray sees only (a) new or removed version apps and (b) a `user_config` change it applies with `reconfigure()`.
+Rollouts change nothing else: the gateway app's code, args and route, and other models' apps stay untouched,
+so Ray sees only (a) new or removed version apps and (b) a `user_config` change it applies with
+`reconfigure()`.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def with_gateway_policy(config: dict, model: str, policy: dict) -> dict:
 
 
 def with_weights(config: dict, model: str, weights: dict[str, int]) -> dict:
-    """Set each listed version's weight (percent, summing to 100); versions not named get 0 and stay listed."""
+    """Set weights (percent, summing to 100); listed versions not named get 0 and stay listed."""
     policy = gateway_policy(config, model)
     listed = [route["version"] for route in policy["versions"]]
     for version, weight in weights.items():
@@ -120,12 +121,14 @@ def with_weights(config: dict, model: str, weights: dict[str, int]) -> dict:
     total = sum(weights.values())
     if total != 100:
         raise InvalidWeightsError(model, f"weights sum to {total}, not 100")
-    policy["versions"] = [{**route, "weight": weights.get(route["version"], 0)} for route in policy["versions"]]
+    policy["versions"] = [
+        {**route, "weight": weights.get(route["version"], 0)} for route in policy["versions"]
+    ]
     return with_gateway_policy(config, model, policy)
 
 
 def with_policy_version(config: dict, model: str, version: str) -> dict:
-    """List a version in the model's policy at weight 0 (serving nothing yet); unchanged when already listed."""
+    """List a version in the model's policy at weight 0; unchanged when already listed."""
     policy = gateway_policy(config, model)
     if any(route["version"] == version for route in policy["versions"]):
         return copy.deepcopy(config)
@@ -140,7 +143,9 @@ def without_policy_version(config: dict, model: str, version: str) -> dict:
     if route is None:
         raise VersionNotInPolicyError(model, version)
     if route["weight"] != 0:
-        raise InvalidWeightsError(model, f"version '{version}' still has weight {route['weight']}; set it to 0 first")
+        raise InvalidWeightsError(
+            model, f"version '{version}' still has weight {route['weight']}; set it to 0 first"
+        )
     policy["versions"] = [route for route in policy["versions"] if route["version"] != version]
     if (policy.get("shadow") or {}).get("version") == version:
         policy["shadow"] = None

@@ -1,9 +1,9 @@
 """Rollout specs in Flagger's vocabulary: one pydantic model per strategy, discriminated by `strategy`.
 
-A spec says how fast traffic moves (`interval_s`, `step_weights` or `step_weight` + `max_weight`), what counts as
-healthy (metric checks with `min`/`max`, a candidate-versus-champion comparison), how much data an interval needs
-(`min_requests`) and how many failed intervals roll back (`threshold`). Everything here is pure: loading a file is
-`rollout.spec_file.load_spec`.
+A spec says how fast traffic moves (`interval_s`, `step_weights` or `step_weight` + `max_weight`), what counts
+as healthy (metric checks with `min`/`max`, a candidate-versus-champion comparison), how much data an interval
+needs (`min_requests`) and how many failed intervals roll back (`threshold`). Everything here is pure: loading
+a file is `rollout.spec_file.load_spec`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,12 @@ class MetricCheck(BaseModel):
     name: MetricName = Field(
         description="Which figure to check: candidate_error_rate (0..1) or candidate_p99_latency_ms."
     )
-    min: float | None = Field(default=None, description="Lowest acceptable value (inclusive); omit for no bound.")
-    max: float | None = Field(default=None, description="Highest acceptable value (inclusive); omit for no bound.")
+    min: float | None = Field(
+        default=None, description="Lowest acceptable value (inclusive); omit for no bound."
+    )
+    max: float | None = Field(
+        default=None, description="Highest acceptable value (inclusive); omit for no bound."
+    )
 
     @model_validator(mode="after")
     def _bounds_make_sense(self) -> MetricCheck:
@@ -62,8 +66,8 @@ class ComparisonSpec(BaseModel):
         default=0.01,
         gt=0,
         lt=0.5,
-        description="One-sided two-proportion z-test: fail when the candidate's error rate is higher than the "
-        "champion's with a p-value below this significance level.",
+        description="One-sided two-proportion z-test: fail when the candidate's error rate is higher than "
+        "the champion's with a p-value below this significance level.",
     )
     max_p99_latency_ratio: float | None = Field(
         default=3.0,
@@ -77,26 +81,39 @@ class AnalysisSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    interval_s: float = Field(default=2.0, gt=0, description="Seconds between analyses (Flagger's `interval`).")
+    interval_s: float = Field(
+        default=2.0, gt=0, description="Seconds between analyses (Flagger's `interval`)."
+    )
     threshold: int = Field(
-        default=2, ge=1, description="Failed intervals (cumulative, as in Flagger) before the candidate is rolled back."
+        default=2,
+        ge=1,
+        description="Failed intervals (cumulative, as in Flagger) before the candidate is rolled back.",
     )
     min_requests: int = Field(
-        default=5, ge=1, description="Candidate requests an interval needs to be conclusive; fewer is inconclusive."
+        default=5,
+        ge=1,
+        description="Candidate requests an interval needs to be conclusive; fewer is inconclusive.",
     )
     max_inconclusive: int = Field(
-        default=10, ge=1, description="Consecutive inconclusive intervals before the rollout pauses (never promotes)."
+        default=10,
+        ge=1,
+        description="Consecutive inconclusive intervals before the rollout pauses (never promotes).",
     )
     metrics: list[MetricCheck] = Field(
-        default_factory=default_metrics, description="Bounds on the candidate's own figures, checked every interval."
+        default_factory=default_metrics,
+        description="Bounds on the candidate's own figures, checked every interval.",
     )
     comparison: ComparisonSpec | None = Field(
         default_factory=ComparisonSpec, description="Candidate-versus-champion checks; null disables them."
     )
     warm_window_s: float = Field(
-        default=30.0, ge=0, description="Seconds the losing version's app stays deployed (for an instant abort)."
+        default=30.0,
+        ge=0,
+        description="Seconds the losing version's app stays deployed (for an instant abort).",
     )
-    failover: bool = Field(default=True, description="The gateway retries a failed candidate request on the champion.")
+    failover: bool = Field(
+        default=True, description="The gateway retries a failed candidate request on the champion."
+    )
 
 
 class CanarySpec(AnalysisSpec):
@@ -104,13 +121,17 @@ class CanarySpec(AnalysisSpec):
 
     strategy: Literal["canary"] = Field(description="Progressive traffic shifting.")
     step_weights: list[int] | None = Field(
-        default=None, description="Candidate weights (percent) in order, e.g. [10, 25, 50]; or use step_weight."
+        default=None,
+        description="Candidate weights (percent) in order, e.g. [10, 25, 50]; or use step_weight.",
     )
     step_weight: int | None = Field(
         default=None, ge=1, le=100, description="Increment (percent) per step, up to max_weight."
     )
     max_weight: int | None = Field(
-        default=None, ge=1, le=100, description="Last candidate weight (percent) before promotion, with step_weight."
+        default=None,
+        ge=1,
+        le=100,
+        description="Last candidate weight (percent) before promotion, with step_weight.",
     )
 
     @field_validator("step_weights")
@@ -153,7 +174,9 @@ class BlueGreenSpec(AnalysisSpec):
     """Candidate at 0 % while smoke-checked (mirrored or synthetic requests), then 100 % at once."""
 
     strategy: Literal["bluegreen"] = Field(description="Switch all traffic at once after a smoke check.")
-    iterations: int = Field(default=3, ge=1, description="Passing intervals of smoke checks before the switch.")
+    iterations: int = Field(
+        default=3, ge=1, description="Passing intervals of smoke checks before the switch."
+    )
     mirror_percent: int = Field(
         default=100,
         ge=0,
@@ -169,8 +192,12 @@ class BlueGreenSpec(AnalysisSpec):
 class ShadowSpec(AnalysisSpec):
     """Mirror a share of traffic to the candidate, discard its answers, compare; never promotes by itself."""
 
-    strategy: Literal["shadow"] = Field(description="Mirror traffic to the candidate without serving its answers.")
-    iterations: int = Field(default=10, ge=1, description="Intervals to mirror before the experiment concludes.")
+    strategy: Literal["shadow"] = Field(
+        description="Mirror traffic to the candidate without serving its answers."
+    )
+    iterations: int = Field(
+        default=10, ge=1, description="Intervals to mirror before the experiment concludes."
+    )
     mirror_percent: int = Field(default=50, ge=1, le=100, description="Percent of live requests mirrored.")
 
     def schedule(self) -> list[int]:
@@ -178,18 +205,24 @@ class ShadowSpec(AnalysisSpec):
 
 
 class ABTestSpec(AnalysisSpec):
-    """Sticky split by a request key for a duration; per-version metrics and a significance test at the end."""
+    """Sticky split by a request key for a duration, with a significance test at the end."""
 
-    strategy: Literal["abtest"] = Field(description="A fixed, sticky split compared with a significance test.")
-    candidate_weight: int = Field(default=50, ge=1, le=99, description="Percent of keys routed to the candidate.")
+    strategy: Literal["abtest"] = Field(
+        description="A fixed, sticky split compared with a significance test."
+    )
+    candidate_weight: int = Field(
+        default=50, ge=1, le=99, description="Percent of keys routed to the candidate."
+    )
     duration_s: float = Field(default=60.0, gt=0, description="Length of the experiment in seconds.")
     sticky_header: str = Field(
-        default="x-user-id", min_length=1, description="Request header whose value pins a caller to a version."
+        default="x-user-id",
+        min_length=1,
+        description="Request header whose value pins a caller to a version.",
     )
     promote_winner: bool = Field(
         default=False,
-        description="Promote the candidate when its error rate over the whole test is significantly lower than "
-        "the champion's; otherwise the test only concludes.",
+        description="Promote the candidate when its error rate over the whole test is significantly lower "
+        "than the champion's; otherwise the test only concludes.",
     )
     significance: float = Field(
         default=0.05,
@@ -201,7 +234,9 @@ class ABTestSpec(AnalysisSpec):
     @model_validator(mode="after")
     def _long_enough(self) -> ABTestSpec:
         if self.duration_s < self.interval_s:
-            raise ValueError(f"duration_s {self.duration_s} is shorter than one interval_s ({self.interval_s})")
+            raise ValueError(
+                f"duration_s {self.duration_s} is shorter than one interval_s ({self.interval_s})"
+            )
         return self
 
     def schedule(self) -> list[int]:

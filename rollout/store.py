@@ -6,16 +6,16 @@ The protocol that makes a killed driver resume without repeating or skipping a s
 2. the driver applies the effect (idempotently: absolute weights, "app present", never "+10 %");
 3. `commit()` appends one event line for that step id (fsync), then rewrites the state file with the new state
    and no intent.
+
 After a crash, `recover()` looks at the pending intent: if its step id is already in the event log, the crash
-came after step 3's append, so only the state file is finished; otherwise the effect is applied again (harmless
-when it had reached the router, necessary when it had not) and committed. Each step id therefore appears in
-the event log exactly once, whatever instant the driver was killed at.
+came after step 3's append, so only the state file is finished; otherwise the effect is applied again
+(harmless when it had reached the router, necessary when it had not) and committed. Each step id therefore
+appears in the event log exactly once, whatever instant the driver was killed at.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rollout.atomic_file import write_atomically
 from rollout.errors import CorruptStoreError, StoreConflictError
+from rollout.jsonl import append_line, complete_lines
 from rollout.policy import RolloutState
 
 STATE_FILE = "state.json"
@@ -37,8 +38,12 @@ class Intent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     step_id: int = Field(ge=1, description="Monotonically increasing id of this step within the model's log.")
-    action: str = Field(description="What to apply: a policy action or a driver step (e.g. deploy_candidate).")
-    effect: dict[str, Any] = Field(description="Parameters the driver needs to apply the action idempotently.")
+    action: str = Field(
+        description="What to apply: a policy action or a driver step (e.g. deploy_candidate)."
+    )
+    effect: dict[str, Any] = Field(
+        description="Parameters the driver needs to apply the action idempotently."
+    )
     state_after: RolloutState = Field(description="The rollout state once the action is applied.")
     reason: str = Field(description="Why, for humans and reports.")
     decided_at_s: float = Field(description="When it was decided (driver clock, seconds).")
@@ -58,9 +63,12 @@ class AppliedEvent(BaseModel):
     reason: str = Field(description="Why.")
     decided_at_s: float = Field(description="When it was decided (driver clock).")
     applied_at_s: float = Field(description="When it was recorded as applied (driver clock).")
-    replayed: bool = Field(default=False, description="Applied by crash recovery rather than the first attempt.")
+    replayed: bool = Field(
+        default=False, description="Applied by crash recovery rather than the first attempt."
+    )
     error: str | None = Field(
-        default=None, description="Why the action could not be applied (the state stayed as before); null on success."
+        default=None,
+        description="Why the action could not be applied (the state stayed as before); null on success.",
     )
 
 
@@ -71,7 +79,9 @@ class StoredRollout(BaseModel):
 
     state: RolloutState = Field(description="Rollout state after the last applied step.")
     next_step_id: int = Field(default=1, ge=1, description="Step id the next intent gets.")
-    pending: Intent | None = Field(default=None, description="An intent whose application is not yet recorded.")
+    pending: Intent | None = Field(
+        default=None, description="An intent whose application is not yet recorded."
+    )
 
 
 class RolloutStore:
@@ -93,10 +103,12 @@ class RolloutStore:
         try:
             return StoredRollout.model_validate_json(text)
         except ValidationError as exc:
-            raise CorruptStoreError(str(self.state_path), str(exc.errors(include_url=False)[0]["msg"])) from exc
+            raise CorruptStoreError(
+                str(self.state_path), str(exc.errors(include_url=False)[0]["msg"])
+            ) from exc
 
     def create(self, state: RolloutState) -> StoredRollout:
-        """Start a rollout's record; refuses while another rollout of the model is unfinished (pending intent)."""
+        """Start a rollout's record; refused while a step of the last one is pending."""
         stored = self.load()
         if stored is not None and stored.pending is not None:
             raise StoreConflictError(
@@ -130,8 +142,11 @@ class RolloutStore:
         self._write(stored.model_copy(update={"pending": intent}))
         return intent
 
-    def commit(self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None) -> StoredRollout:
-        """Record the outcome of `intent`: one event line (unless already there), then the state - the intent's
+    def commit(
+        self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None
+    ) -> StoredRollout:
+        """Record the outcome of `intent`: one event line (unless already there), then the state - the
+        intent's
         `state_after` when applied, the previous state when it failed with `error`."""
         stored = self._require()
         if stored.pending is None or stored.pending.step_id != intent.step_id:
@@ -146,7 +161,7 @@ class RolloutStore:
         return step_id in {event.step_id for event in self.events()}
 
     def recover(self, apply: Callable[[Intent], None], now_s: float) -> Intent | None:
-        """Finish a step a crashed driver left pending; returns that intent (None when nothing was pending)."""
+        """Finish the step a crashed driver left pending; returns it (None when there was none)."""
         stored = self.load()
         if stored is None or stored.pending is None:
             return None
@@ -160,15 +175,11 @@ class RolloutStore:
     def events(self) -> list[AppliedEvent]:
         """The event log, oldest first; a torn last line (a crash mid-append) is not an event."""
         try:
-            text = self.events_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        lines = text.split("\n")
-        complete = lines[:-1]  # the part after the last newline is empty or torn
-        try:
-            return [AppliedEvent.model_validate_json(line) for line in complete if line]
+            return [AppliedEvent.model_validate_json(line) for line in complete_lines(self.events_path)]
         except ValidationError as exc:
-            raise CorruptStoreError(str(self.events_path), str(exc.errors(include_url=False)[0]["msg"])) from exc
+            raise CorruptStoreError(
+                str(self.events_path), str(exc.errors(include_url=False)[0]["msg"])
+            ) from exc
 
     def request_abort(self, reason: str) -> None:
         """Ask the driver of this model to roll back at its next iteration (read with `abort_request`)."""
@@ -197,15 +208,7 @@ class RolloutStore:
         return stored
 
     def _append(self, event: AppliedEvent) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(self.events_path)
-        line = json.dumps(event.model_dump(mode="json"), separators=(",", ":")) + "\n"
-        fd = os.open(self.events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(self.events_path, event.model_dump(mode="json"))
 
 
 def _applied_event(intent: Intent, now_s: float, replayed: bool, error: str | None) -> AppliedEvent:
@@ -222,16 +225,3 @@ def _applied_event(intent: Intent, now_s: float, replayed: bool, error: str | No
         replayed=replayed,
         error=error,
     )
-
-
-def _drop_torn_tail(path: Path) -> None:
-    """Cut a partial last line (a crash mid-append) so the next line starts clean."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    if data and not data.endswith(b"\n"):
-        with path.open("r+b") as handle:
-            handle.truncate(data.rfind(b"\n") + 1)
-            handle.flush()
-            os.fsync(handle.fileno())

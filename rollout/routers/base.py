@@ -29,5 +29,5 @@ class Router(Protocol):
         ...
 
     def app_statuses(self) -> dict[str, str]:
-        """Application name -> status (RUNNING, DEPLOYING, DEPLOY_FAILED, UNHEALTHY, DELETING, NOT_STARTED)."""
+        """Application name -> Serve status (RUNNING, DEPLOYING, DEPLOY_FAILED, UNHEALTHY, ...)."""
         ...

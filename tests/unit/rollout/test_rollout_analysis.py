@@ -17,7 +17,11 @@ from rollout.analysis import (
 from rollout.observation import LatencyBucket, VersionCounters, VersionWindow
 from rollout.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
 
-BUCKETS = [LatencyBucket(le_ms=10, count=50), LatencyBucket(le_ms=20, count=90), LatencyBucket(le_ms=50, count=100)]
+BUCKETS = [
+    LatencyBucket(le_ms=10, count=50),
+    LatencyBucket(le_ms=20, count=90),
+    LatencyBucket(le_ms=50, count=100),
+]
 
 
 def test_error_rate() -> None:
@@ -59,7 +63,9 @@ def test_window_between_snapshots() -> None:
 
 def test_window_after_counter_reset_counts_from_zero() -> None:
     before = VersionCounters(requests=500, errors=9)
-    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20)
+    after = VersionCounters(
+        requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20
+    )
     window = window_between(before, after)
     assert (window.requests, window.errors) == (20, 2)
     assert window.p99_ms == pytest.approx(5 * 0.99)
@@ -129,7 +135,9 @@ def test_healthy_candidate_passes_every_check() -> None:
 
 
 def test_failing_candidate() -> None:
-    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=30, p50_ms=5, p99_ms=250), CHAMPION))
+    results = by_name(
+        evaluate_checks(SPEC, VersionWindow(requests=100, errors=30, p50_ms=5, p99_ms=250), CHAMPION)
+    )
     rate = results["candidate_error_rate"]
     assert (rate.passed, rate.value, rate.limit, rate.reason) == (False, 0.3, 0.05, "0.3 above max 0.05")
     latency = results["candidate_p99_latency_ms"]
@@ -149,7 +157,9 @@ def test_min_bound() -> None:
 
 
 def test_comparison_skipped_without_champion_traffic() -> None:
-    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=60), VersionWindow()))
+    results = by_name(
+        evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=60), VersionWindow())
+    )
     assert results["error_rate_vs_champion"].passed
     assert results["error_rate_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"
     assert results["p99_latency_ratio_vs_champion"].reason == (

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from rollout.driver import DriverSettings, NotAChangeError, Progress, RolloutDriver
+from rollout.driver import DriverSettings, NotAChangeError, RolloutDriver
 from rollout.errors import AppStartError, LeaseHeldError, MetricsUnavailableError
+from rollout.history import Progress, ProgressLog
 from rollout.lease import LeaseFile
 from rollout.metrics_source import StatsSnapshot
 from rollout.observation import LatencyBucket, VersionCounters
 from rollout.policy import Phase
+from rollout.report import analysed_intervals, write_report
 from rollout.routers.base import DEPLOY_FAILED, RUNNING, Router
 from rollout.serve_config import find_app, gateway_policy, policy_weights
 from rollout.spec import parse_spec
@@ -136,21 +138,23 @@ class SimulatedGateway:
 
     def _advance(self) -> None:
         now = self.clock.now()
-        seconds, self.last_t = now - self.last_t, now
+        start, self.last_t = self.last_t, now
         for version, weight in self.router.weights().items():
             counts = self.exact.setdefault(version, [0.0, 0.0])
-            requests = self.rps * seconds * weight / 100
-            counts[0] += requests
+            rate = self.rps * weight / 100
+            counts[0] += rate * (now - start)
             broken_since = self.broken_from.get(version)
-            if broken_since is not None and broken_since <= now:
-                counts[1] += requests
+            if broken_since is not None and broken_since < now:
+                counts[1] += rate * (now - max(start, broken_since))
 
 
 class RecordingRegistry:
     def __init__(self) -> None:
         self.outcomes: list[tuple[str, str, str, str]] = []
 
-    def record_outcome(self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str) -> None:
+    def record_outcome(
+        self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str
+    ) -> None:
         self.outcomes.append((model, champion, candidate, verdict))
 
 
@@ -210,9 +214,15 @@ def test_a_good_candidate_is_promoted(tmp_path: Path) -> None:
     assert world.event_time("promote") - world.event_time("advance") >= SPEC.interval_s * len(SPEC.schedule())
     assert world.event_time("remove_version") - world.event_time("promote") >= SPEC.warm_window_s
     policy = gateway_policy(world.router.config, "iris")
-    assert (policy["versions"], policy["champion"]) == ([{"version": "2", "app": "iris-v2", "weight": 100}], "2")
+    assert (policy["versions"], policy["champion"]) == (
+        [{"version": "2", "app": "iris-v2", "weight": 100}],
+        "2",
+    )
     assert find_app(world.router.config, "iris-v1") is None
-    assert find_app(world.router.config, "iris-v2")["deployments"] == find_app(serve_config(), "iris-v1")["deployments"]
+    assert (
+        find_app(world.router.config, "iris-v2")["deployments"]
+        == find_app(serve_config(), "iris-v1")["deployments"]
+    )
     assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
     assert LeaseFile(tmp_path, "iris").read() is None
 
@@ -231,7 +241,12 @@ def test_a_broken_candidate_is_rolled_back_quickly(tmp_path: Path) -> None:
     world.gateway.broken_from["2"] = 0  # fails from its first request
     final = world.driver().run("2")
     assert (final.phase, final.candidate_weight) == (Phase.FAILED, 0)
-    assert world.actions() == [("deploy_candidate", 0), ("advance", 10), ("rollback", 0), ("remove_version", 0)]
+    assert world.actions() == [
+        ("deploy_candidate", 0),
+        ("advance", 10),
+        ("rollback", 0),
+        ("remove_version", 0),
+    ]
     fault_to_weight_zero = world.event_time("rollback") - world.event_time("advance")
     assert fault_to_weight_zero <= SPEC.interval_s * (SPEC.threshold + 1) + 2 * world.router.write_s
     assert world.router.weights() == {"1": 100}
@@ -259,16 +274,24 @@ def test_a_candidate_that_fails_to_start_is_aborted_and_the_champion_untouched(t
     assert final.message == "aborted: version 2 failed to start"
     events = world.store.events()
     assert [event.action for event in events] == ["deploy_candidate", "rollback", "remove_version"]
-    assert events[0].error == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
+    assert (
+        events[0].error
+        == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
+    )
     assert all(policy_weights(config, "iris")["1"] == 100 for config in world.router.writes)
     assert [app["name"] for app in world.router.config["applications"]] == ["gateway", "iris-v1"]
     assert find_app(world.router.config, "iris-v1") == find_app(serve_config(), "iris-v1")
-    assert (world.router.weights(), gateway_policy(world.router.config, "iris")["champion"]) == ({"1": 100}, "1")
+    assert (world.router.weights(), gateway_policy(world.router.config, "iris")["champion"]) == (
+        {"1": 100},
+        "1",
+    )
     assert world.registry.outcomes == [("iris", "1", "2", "aborted")]
 
 
 @pytest.mark.parametrize("crash_on_write", [2, 3, 4, 6, 7])
-def test_killed_mid_rollout_the_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_on_write: int) -> None:
+def test_killed_mid_rollout_the_rerun_applies_each_weight_exactly_once(
+    tmp_path: Path, crash_on_write: int
+) -> None:
     world = World(tmp_path)
     world.router.crash_on_write = crash_on_write  # the router applied the write, then the driver died
     with pytest.raises(Crash):
@@ -368,17 +391,60 @@ def test_a_new_candidate_mid_rollout_restarts(tmp_path: Path) -> None:
     target = {"version": "2"}
 
     def switch_at_50(progress: Progress) -> None:
-        if progress.action == "advance" and progress.state.candidate_weight == 50 and progress.state.candidate == "2":
+        if (
+            progress.action == "advance"
+            and progress.state.candidate_weight == 50
+            and progress.state.candidate == "2"
+        ):
             target["version"] = "3"
 
     final = world.driver(on_progress=switch_at_50, candidate_resolver=lambda: target["version"]).run("2")
     assert (final.phase, final.candidate) == (Phase.SUCCEEDED, "3")
     actions = [action for action, _ in world.actions()]
     assert actions[:5] == ["deploy_candidate", "advance", "advance", "advance", "restart"]
-    assert actions[5:] == ["deploy_candidate", "advance", "advance", "advance", "advance", "promote", "remove_version"]
+    assert actions[5:] == [
+        "deploy_candidate",
+        "advance",
+        "advance",
+        "advance",
+        "advance",
+        "promote",
+        "remove_version",
+    ]
     assert ("iris", "1", "2", "superseded") in world.registry.outcomes
 
 
 def test_rolling_out_the_champion_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotAChangeError, match="^Version '1' already is the champion of model 'iris'$"):
         World(tmp_path).driver().run("1")
+
+
+@pytest.mark.parametrize(("broken", "verdict"), [(False, "promoted"), (True, "rolled_back")])
+def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str) -> None:
+    world = World(tmp_path)
+    if broken:
+        world.gateway.broken_from["2"] = 0
+    history = ProgressLog(tmp_path, "iris")
+    world.driver(on_progress=history.append).run("2")
+    records = history.read("r1")
+    files = write_report(tmp_path / "reports", records, world.store.events())
+    markdown = files.markdown.read_text()
+    assert files.markdown.name == "iris-r1.md"
+    assert markdown.startswith("# Rollout r1: iris 1 -> 2 (canary)\n\n**Verdict: " + verdict + "** - ")
+    assert "![candidate weight, error rate and p99 per version](iris-r1.png)" in markdown
+    for event in world.store.events():
+        assert any(
+            line.startswith(f"| {event.step_id} | ")
+            and f"| {event.action} | {event.candidate_weight}% |" in line
+            for line in markdown.splitlines()
+        ), event.action
+    intervals = analysed_intervals(records)
+    assert intervals, "the report lists the analysed intervals"
+    assert all(interval.candidate.requests > 0 for interval in intervals)
+    if broken:
+        assert intervals[-1].failed_checks[0] == "candidate_error_rate"
+        assert intervals[-1].candidate.errors == intervals[-1].candidate.requests
+    else:
+        assert [interval.candidate_weight for interval in intervals] == [10, 25, 50, 75]
+    png = files.plot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

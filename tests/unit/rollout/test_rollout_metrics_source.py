@@ -24,7 +24,12 @@ def version_stats(requests: int, errors: dict[str, int], latencies_ms: list[floa
 
 def model_stats(at: float, versions: dict[str, VersionStats]) -> ModelStats:
     return ModelStats(
-        model="iris", collected_at=at, oldest_push_at=at - 0.5, replicas=1, policy_digests=["d"], versions=versions
+        model="iris",
+        collected_at=at,
+        oldest_push_at=at - 0.5,
+        replicas=1,
+        policy_digests=["d"],
+        versions=versions,
     )
 
 
@@ -41,7 +46,9 @@ def test_observation_between_two_snapshots() -> None:
         102.0,
         {"1": version_stats(300, {"500": 2}, [5] * 298), "2": version_stats(20, {"500": 20}, [])},
     )
-    observation = observation_between(snapshot_from_model_stats(before), snapshot_from_model_stats(after), 48, 50.5)
+    observation = observation_between(
+        snapshot_from_model_stats(before), snapshot_from_model_stats(after), 48, 50.5
+    )
     assert (observation.collected_at_s, observation.window_s) == (50.5, 2.5)
     champion, candidate = observation.window("1"), observation.window("2")
     assert (champion.requests, champion.errors) == (200, 2)
@@ -63,12 +70,18 @@ def test_gateway_source_sends_the_token_and_parses_the_stats() -> None:
     snapshot = GatewayStatsSource("http://gw:8000/", token="t0k", client=_client(handler)).snapshot("iris")
     assert str(seen[0].url) == "http://gw:8000/-/rayship/stats?model=iris"
     assert seen[0].headers["authorization"] == "Bearer t0k"
-    assert (snapshot.collected_at_s, snapshot.oldest_push_at_s, snapshot.versions["1"].requests) == (7.0, 6.5, 5)
+    assert (snapshot.collected_at_s, snapshot.oldest_push_at_s, snapshot.versions["1"].requests) == (
+        7.0,
+        6.5,
+        5,
+    )
 
 
 def test_gateway_source_reports_http_errors() -> None:
     source = GatewayStatsSource(
-        "http://gw", token="bad", client=_client(lambda r: httpx.Response(403, json={"error": "Invalid token"}))
+        "http://gw",
+        token="bad",
+        client=_client(lambda r: httpx.Response(403, json={"error": "Invalid token"})),
     )
     with pytest.raises(MetricsUnavailableError) as caught:
         source.snapshot("iris")
@@ -82,5 +95,7 @@ def test_gateway_source_reports_connection_errors() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
 
-    with pytest.raises(MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"):
+    with pytest.raises(
+        MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"
+    ):
         GatewayStatsSource("http://gw", token=None, client=_client(refuse)).snapshot("iris")

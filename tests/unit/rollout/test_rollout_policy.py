@@ -29,13 +29,22 @@ CHAMPION = VersionWindow(requests=900, errors=0, p50_ms=5, p99_ms=20)
 def state_at(**update: object) -> RolloutState:
     """A canary of iris 2 -> 3 at step 1 (10 %), whose interval started at t=100."""
     base = start("r1", "iris", "2", "3", CANARY, now_s=90).model_copy(
-        update={"phase": Phase.PROGRESSING, "step_index": 0, "candidate_weight": 10, "interval_started_at_s": 100}
+        update={
+            "phase": Phase.PROGRESSING,
+            "step_index": 0,
+            "candidate_weight": 10,
+            "interval_started_at_s": 100,
+        }
     )
     return base.model_copy(update=update)
 
 
-def observed(candidate: VersionWindow, at_s: float = 102, window_s: float = 2, **extra: object) -> Observation:
-    return Observation(collected_at_s=at_s, window_s=window_s, versions={"2": CHAMPION, "3": candidate}, **extra)
+def observed(
+    candidate: VersionWindow, at_s: float = 102, window_s: float = 2, **extra: object
+) -> Observation:
+    return Observation(
+        collected_at_s=at_s, window_s=window_s, versions={"2": CHAMPION, "3": candidate}, **extra
+    )
 
 
 @dataclass
@@ -68,7 +77,12 @@ CASES = [
         state_at(),
         observed(BROKEN),
         Action.HOLD,
-        {"phase": Phase.PROGRESSING, "candidate_weight": 10, "failed_checks": 1, "interval_started_at_s": 102},
+        {
+            "phase": Phase.PROGRESSING,
+            "candidate_weight": 10,
+            "failed_checks": 1,
+            "interval_started_at_s": 102,
+        },
     ),
     Case(
         "threshold failed checks roll back",
@@ -147,7 +161,13 @@ CASES = [
         Action.HOLD,
         {"phase": Phase.SUCCEEDED},
     ),
-    Case("failed stays put", state_at(phase=Phase.FAILED), observed(HEALTHY), Action.HOLD, {"phase": Phase.FAILED}),
+    Case(
+        "failed stays put",
+        state_at(phase=Phase.FAILED),
+        observed(HEALTHY),
+        Action.HOLD,
+        {"phase": Phase.FAILED},
+    ),
     Case(
         "an interval not over holds without analysing",
         state_at(),
@@ -179,7 +199,12 @@ CASES = [
             "message": "new candidate 4 replaced 3; analysis restarted",
         },
     ),
-    Case("the same candidate does not restart", state_at(), observed(HEALTHY, candidate_version="3"), Action.ADVANCE),
+    Case(
+        "the same candidate does not restart",
+        state_at(),
+        observed(HEALTHY, candidate_version="3"),
+        Action.ADVANCE,
+    ),
 ]
 
 
@@ -217,7 +242,11 @@ class FakeRollout:
     """Drives `step` the way the driver does: observe every poll_s, persist (as JSON) after every decision."""
 
     def __init__(
-        self, spec: RolloutSpec, windows: list[VersionWindow], poll_s: float, champion: VersionWindow = CHAMPION
+        self,
+        spec: RolloutSpec,
+        windows: list[VersionWindow],
+        poll_s: float,
+        champion: VersionWindow = CHAMPION,
     ) -> None:
         self.spec, self.windows, self.poll_s, self.champion = spec, windows, poll_s, champion
         self.now = 0.0
@@ -236,9 +265,14 @@ class FakeRollout:
         self.now += self.poll_s
         window = self.windows[min(len(self.log), len(self.windows) - 1)]
         versions = {"1": self.champion, "2": window}
-        observation = Observation(collected_at_s=self.now, window_s=self.now - self.window_start, versions=versions)
+        observation = Observation(
+            collected_at_s=self.now, window_s=self.now - self.window_start, versions=versions
+        )
         decision = step(state, observation, self.spec, now_s=self.now)
-        if decision.action is not Action.HOLD or decision.state.interval_started_at_s != state.interval_started_at_s:
+        if (
+            decision.action is not Action.HOLD
+            or decision.state.interval_started_at_s != state.interval_started_at_s
+        ):
             self.window_start = self.now  # a new window starts after applying or analysing
         self.state_json = decision.state.model_dump_json()
         self.log.append((self.now, decision.action, decision.state.candidate_weight))
@@ -246,7 +280,9 @@ class FakeRollout:
 
 @pytest.mark.parametrize("poll_s", [0.25, 0.5, 1.0, 3.0])
 def test_promotion_takes_at_least_interval_times_steps(poll_s: float) -> None:
-    spec = parse_spec({"strategy": "canary", "interval_s": 2, "step_weights": [10, 20, 40, 80], "min_requests": 1})
+    spec = parse_spec(
+        {"strategy": "canary", "interval_s": 2, "step_weights": [10, 20, 40, 80], "min_requests": 1}
+    )
     rollout = FakeRollout(spec, [HEALTHY], poll_s)
     rollout.run(200)
     promoted_at = next(t for t, action, _ in rollout.log if action is Action.PROMOTE)
@@ -290,7 +326,11 @@ def test_bluegreen_smoke_checks_at_zero_then_switches_at_once() -> None:
 def test_bluegreen_advance_mirrors_traffic() -> None:
     spec = parse_spec({"strategy": "bluegreen", "mirror_percent": 40})
     decision = step(start("r", "iris", "1", "2", spec, 0), None, spec, now_s=0)
-    assert (decision.action, decision.state.candidate_weight, decision.state.mirror_percent) == (Action.ADVANCE, 0, 40)
+    assert (decision.action, decision.state.candidate_weight, decision.state.mirror_percent) == (
+        Action.ADVANCE,
+        0,
+        40,
+    )
 
 
 def test_shadow_concludes_without_promoting() -> None:
@@ -314,10 +354,18 @@ def test_abtest_promotes_only_a_significantly_better_winner(
     candidate: VersionWindow, promote_winner: bool, last_action: Action
 ) -> None:
     spec = parse_spec(
-        {"strategy": "abtest", "interval_s": 1, "duration_s": 2, "promote_winner": promote_winner, "comparison": None}
+        {
+            "strategy": "abtest",
+            "interval_s": 1,
+            "duration_s": 2,
+            "promote_winner": promote_winner,
+            "comparison": None,
+        }
     )
     # The champion errs on 1 % of its 900 requests per interval: 18 of 1800 over the test. A candidate with
     # 0 of 1800 is significantly better (p ~ 1e-5); one with the same 1 % is not.
-    rollout = FakeRollout(spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20))
+    rollout = FakeRollout(
+        spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20)
+    )
     rollout.run(20)
     assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action

@@ -47,7 +47,10 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("strategy: canary\nstep_weights: [10, 5]\n", "step_weights: must be strictly increasing, got 10 then 5"),
+        (
+            "strategy: canary\nstep_weights: [10, 5]\n",
+            "step_weights: must be strictly increasing, got 10 then 5",
+        ),
         ("strategy: canary\nstep_weights: []\n", "step_weights: must list at least one weight"),
         (
             "strategy: canary\nstep_weights: [10, 101]\n",
@@ -61,7 +64,10 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
             "strategy: canary\nstep_weights: [10]\nstep_weight: 10\nmax_weight: 50\n",
             "give either step_weights or step_weight + max_weight, not both",
         ),
-        ("strategy: canary\nstep_weight: 60\nmax_weight: 50\n", "step_weight 60 is greater than max_weight 50"),
+        (
+            "strategy: canary\nstep_weight: 60\nmax_weight: 50\n",
+            "step_weight 60 is greater than max_weight 50",
+        ),
         ("strategy: canary\nstep_weights: [10]\ninterval: 2\n", "interval: Extra inputs are not permitted"),
         (
             "strategy: canary\nstep_weights: [10]\nthreshold: 0\n",
@@ -78,7 +84,10 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
         ("strategy: rainbow\n", "strategy: strategy must be one of canary, bluegreen, shadow, abtest"),
         ("interval_s: 2\n", "strategy: 'strategy' is required (one of canary, bluegreen, shadow, abtest)"),
         ("- 1\n", "must be a YAML mapping with a 'strategy' key"),
-        ("strategy: abtest\ninterval_s: 5\nduration_s: 2\n", "duration_s 2.0 is shorter than one interval_s (5.0)"),
+        (
+            "strategy: abtest\ninterval_s: 5\nduration_s: 2\n",
+            "duration_s 2.0 is shorter than one interval_s (5.0)",
+        ),
     ],
 )
 def test_bad_files_name_the_field(tmp_path: Path, body: str, message: str) -> None:

@@ -1,0 +1,187 @@
+"""The end-of-rollout report: Markdown (verdict, steps, per-interval figures) plus a PNG of candidate weight,
+error rate and p99 latency per version over time. Built from the event log and the progress history only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rollout.atomic_file import write_atomically
+from rollout.history import Progress
+from rollout.observation import VersionWindow
+from rollout.store import AppliedEvent
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One analysed window, relative to the rollout's start."""
+
+    t_s: float
+    candidate_weight: int
+    window_s: float
+    candidate: VersionWindow
+    champion: VersionWindow
+    failed_checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    markdown: Path
+    plot: Path
+
+
+def analysed_intervals(history: list[Progress]) -> list[Interval]:
+    """The records whose observation the policy consumed (not the "interval not over yet" polls)."""
+    if not history:
+        return []
+    t0 = history[0].at_s
+    intervals = []
+    for record in history:
+        observation = record.observation
+        if observation is None or record.state.interval_started_at_s != observation.collected_at_s:
+            continue
+        intervals.append(
+            Interval(
+                t_s=observation.collected_at_s - t0,
+                candidate_weight=_weight_during(history, observation.collected_at_s - observation.window_s),
+                window_s=observation.window_s,
+                candidate=observation.window(record.state.candidate),
+                champion=observation.window(record.state.champion),
+                failed_checks=tuple(check.name for check in record.checks if not check.passed),
+            )
+        )
+    return intervals
+
+
+def _weight_during(history: list[Progress], at_s: float) -> int:
+    weight = 0
+    for record in history:
+        if record.at_s > at_s:
+            break
+        weight = record.state.candidate_weight
+    return weight
+
+
+def verdict(history: list[Progress], events: list[AppliedEvent]) -> str:
+    """The last verdict the event log recorded, else the final phase."""
+    for event in reversed(events):
+        outcome = event.effect.get("verdict")
+        if outcome is not None:
+            return str(outcome["verdict"])
+    return history[-1].state.phase.value.lower() if history else "unknown"
+
+
+def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_name: str) -> str:
+    final = history[-1].state
+    t0 = history[0].at_s
+    lines = [
+        f"# Rollout {final.rollout_id}: {final.model} {final.champion} -> {final.candidate} "
+        f"({final.strategy})",
+        "",
+        f"**Verdict: {verdict(history, events)}** - {final.message}",
+        "",
+        f"Started {_utc(t0)}, last update {_utc(history[-1].at_s)} ({history[-1].at_s - t0:.1f} s); "
+        f"{final.iterations} conclusive intervals, {final.failed_checks} failed.",
+        "",
+        f"![candidate weight, error rate and p99 per version]({plot_name})",
+        "",
+        "## Steps applied",
+        "",
+        "| step | t (s) | action | candidate weight | outcome |",
+        "|---:|---:|---|---:|---|",
+    ]
+    for event in events:
+        outcome = f"failed: {event.error}" if event.error else event.reason
+        replay = " (replayed)" if event.replayed else ""
+        lines.append(
+            f"| {event.step_id} | {event.applied_at_s - t0:.1f} | {event.action}{replay} | "
+            f"{event.candidate_weight}% | {_cell(outcome)} |"
+        )
+    lines += [
+        "",
+        "## Intervals analysed",
+        "",
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        "champion errors | champion p99 ms | failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for interval in analysed_intervals(history):
+        lines.append(
+            f"| {interval.t_s:.1f} | {interval.candidate_weight}% | "
+            f"{_rate(interval.candidate, interval.window_s)} | "
+            f"{_errors(interval.candidate)} | {_ms(interval.candidate.p99_ms)} | "
+            f"{_rate(interval.champion, interval.window_s)} | {_errors(interval.champion)} | "
+            f"{_ms(interval.champion.p99_ms)} | {', '.join(interval.failed_checks) or '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(directory: Path, history: list[Progress], events: list[AppliedEvent]) -> ReportFiles:
+    """`<directory>/<model>-<rollout_id>.md` and `.png`, each written atomically."""
+    final = history[-1].state
+    stem = f"{final.model}-{final.rollout_id}"
+    files = ReportFiles(markdown=Path(directory) / f"{stem}.md", plot=Path(directory) / f"{stem}.png")
+    files.plot.parent.mkdir(parents=True, exist_ok=True)
+    _plot(history, files.plot)
+    write_atomically(files.markdown, render_markdown(history, events, files.plot.name))
+    return files
+
+
+def _plot(history: list[Progress], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; imported here so nothing loads a GUI backend at import time
+    from matplotlib import pyplot
+
+    final, t0 = history[-1].state, history[0].at_s
+    intervals = analysed_intervals(history)
+    figure, (weights, errors, latency) = pyplot.subplots(3, 1, sharex=True, figsize=(8, 7))
+    weights.step([r.at_s - t0 for r in history], [r.state.candidate_weight for r in history], where="post")
+    weights.set_ylabel(f"weight of {final.candidate} (%)")
+    weights.set_ylim(-5, 105)
+    for label, pick in (
+        (f"candidate {final.candidate}", "candidate"),
+        (f"champion {final.champion}", "champion"),
+    ):
+        times = [i.t_s for i in intervals]
+        windows = [getattr(i, pick) for i in intervals]
+        errors.plot(
+            times, [w.errors / w.requests if w.requests else float("nan") for w in windows], "o-", label=label
+        )
+        latency.plot(
+            times, [w.p99_ms if w.p99_ms is not None else float("nan") for w in windows], "o-", label=label
+        )
+    errors.set_ylabel("error rate")
+    latency.set_ylabel("p99 latency (ms)")
+    latency.set_xlabel("seconds since start")
+    errors.legend(loc="upper left")
+    figure.suptitle(
+        f"{final.model}: {final.champion} -> {final.candidate} ({final.strategy}, {final.phase.value})"
+    )
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    figure.savefig(temporary, dpi=80)
+    pyplot.close(figure)
+    os.replace(temporary, path)
+
+
+def _utc(t_s: float) -> str:
+    return datetime.fromtimestamp(t_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _rate(window: VersionWindow, window_s: float) -> str:
+    return f"{window.requests / window_s:.1f}" if window_s > 0 else "-"
+
+
+def _errors(window: VersionWindow) -> str:
+    return f"{window.errors}/{window.requests}" if window.requests else "-"
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.1f}" if value is not None else "-"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
