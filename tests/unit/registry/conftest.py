@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -39,3 +40,13 @@ def model_store_dir(sqlite_client: MlflowClient, logged_model_id: str) -> Path:
     """Where the local artifact store keeps the logged model's files (for tests that tamper with them)."""
     location = sqlite_client.get_logged_model(logged_model_id).artifact_location
     return Path(location.removeprefix("file://"))
+
+
+@pytest.fixture
+def tamperable_store(model_store_dir, tmp_path):
+    """The logged model's stored files, restored after the test so other tests see them intact."""
+    backup = tmp_path / "backup"
+    shutil.copytree(model_store_dir, backup)
+    yield model_store_dir
+    shutil.rmtree(model_store_dir)
+    shutil.copytree(backup, model_store_dir)

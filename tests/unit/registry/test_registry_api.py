@@ -1,4 +1,3 @@
-import shutil
 
 import mlflow
 import pytest
@@ -87,16 +86,6 @@ def test_download_verified_returns_a_loadable_model(sqlite_client, logged_model_
     model = mlflow.sklearn.load_model(str(model_dir))
     assert hasattr(model, "predict_proba")
     assert verify(pinned, client=sqlite_client).ok
-
-
-@pytest.fixture
-def tamperable_store(model_store_dir, tmp_path):
-    """The logged model's stored files, restored after the test so other tests see them intact."""
-    backup = tmp_path / "backup"
-    shutil.copytree(model_store_dir, backup)
-    yield model_store_dir
-    shutil.rmtree(model_store_dir)
-    shutil.copytree(backup, model_store_dir)
 
 
 def test_one_changed_byte_fails_verification_naming_the_file(
