@@ -8,6 +8,7 @@ parallelism comes from replicas and batching, not threads.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from collections.abc import Callable
@@ -104,7 +105,10 @@ def _pytorch(model_dir: Path) -> Predictor:
 
     torch.set_num_threads(1)
     model = mlflow.pytorch.load_model(str(model_dir), map_location="cpu")
-    model.eval()
+    # A pickled nn.Module needs eval mode (dropout, batch norm); an exported 'pt2' graph is already inference-only
+    # and refuses `eval()`.
+    with contextlib.suppress(NotImplementedError):
+        model.eval()
 
     def run(values: np.ndarray, columns: tuple[str, ...] | None) -> Output:
         with torch.no_grad():
