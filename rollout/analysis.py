@@ -159,7 +159,11 @@ def _comparison_checks(
             _error_rate_comparison(comparison.error_rate_significance, min_requests, candidate, champion)
         )
     if comparison.max_p99_latency_ratio is not None:
-        results.append(_latency_ratio(comparison.max_p99_latency_ratio, candidate, champion))
+        results.append(
+            _latency_ratio(
+                comparison.max_p99_latency_ratio, comparison.latency_ratio_floor_ms, candidate, champion
+            )
+        )
     return results
 
 
@@ -177,10 +181,15 @@ def _error_rate_comparison(
     return CheckResult(name=name, passed=not worse, value=test.p_value, limit=significance, reason=reason)
 
 
-def _latency_ratio(max_ratio: float, candidate: VersionWindow, champion: VersionWindow) -> CheckResult:
+def _latency_ratio(
+    max_ratio: float, floor_ms: float, candidate: VersionWindow, champion: VersionWindow
+) -> CheckResult:
     name = "p99_latency_ratio_vs_champion"
     if candidate.p99_ms is None or not champion.p99_ms:
         reason = "skipped: p99 latency missing for the candidate or the champion"
+        return CheckResult(name=name, passed=True, value=None, limit=max_ratio, reason=reason)
+    if candidate.p99_ms < floor_ms:
+        reason = f"skipped: candidate p99 {candidate.p99_ms:.3g} ms is below the {floor_ms:g} ms floor"
         return CheckResult(name=name, passed=True, value=None, limit=max_ratio, reason=reason)
     ratio = candidate.p99_ms / champion.p99_ms
     passed = ratio <= max_ratio

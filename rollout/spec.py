@@ -74,6 +74,12 @@ class ComparisonSpec(BaseModel):
         ge=1,
         description="Fail when candidate p99 latency / champion p99 latency exceeds this ratio.",
     )
+    latency_ratio_floor_ms: float = Field(
+        default=50.0,
+        ge=0,
+        description="The ratio is not checked while the candidate's p99 is below this many ms: at "
+        "millisecond scale it measures scheduling noise, not the model.",
+    )
 
 
 class AnalysisSpec(BaseModel):

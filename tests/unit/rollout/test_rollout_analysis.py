@@ -176,6 +176,15 @@ def test_small_error_rate_difference_is_not_significant() -> None:
     assert math.isclose(similar["error_rate_vs_champion"].limit, 0.01)
 
 
+def test_latency_ratio_is_not_checked_below_its_floor() -> None:
+    fast_champion = VersionWindow(requests=1000, errors=0, p99_ms=2)
+    result = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, p99_ms=9), fast_champion))
+    ratio = result["p99_latency_ratio_vs_champion"]
+    assert (ratio.passed, ratio.reason) == (True, "skipped: candidate p99 9 ms is below the 50 ms floor")
+    slow = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, p99_ms=120), fast_champion))
+    assert not slow["p99_latency_ratio_vs_champion"].passed
+
+
 def test_conclusive_needs_min_requests() -> None:
     assert not is_conclusive(SPEC, VersionWindow(requests=9))
     assert is_conclusive(SPEC, VersionWindow(requests=10))

@@ -19,6 +19,7 @@ from rollout.report import analysed_intervals, write_report
 from rollout.routers.base import DEPLOY_FAILED, RUNNING, Router
 from rollout.serve_config import find_app, gateway_policy, policy_weights
 from rollout.spec import parse_spec
+from rollout.spec_file import load_spec
 from rollout.store import RolloutStore
 
 SPEC = parse_spec(
@@ -448,3 +449,28 @@ def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str) 
         assert [interval.candidate_weight for interval in intervals] == [10, 25, 50, 75]
     png = files.plot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+SHIPPED_CANARY = load_spec(Path(__file__).resolve().parents[3] / "configs" / "rollouts" / "canary.yaml")
+
+
+@pytest.mark.parametrize("fault_after_s", [0.0, 1.3, 3.9, 5.2, 8.0])
+def test_shipped_canary_takes_a_broken_candidate_to_zero_within_ten_seconds(
+    tmp_path: Path, fault_after_s: float
+) -> None:
+    """On the fake clock, 15 requests/s, each Serve write taking 0.5 s: fault onset -> weight 0 <= 10 s."""
+    world = World(tmp_path, spec=SHIPPED_CANARY)
+    world.gateway.rps = 15
+    rollout_started = world.clock.now()
+    world.gateway.broken_from["2"] = rollout_started + fault_after_s
+    world.driver().run("2")
+    rollback = next(event for event in world.store.events() if event.action == "rollback")
+    onset = max(world.gateway.broken_from["2"], world.event_time("advance"))
+    assert rollback.applied_at_s - onset <= 10
+
+
+def test_shipped_canary_promotes_a_good_candidate_within_a_minute(tmp_path: Path) -> None:
+    world = World(tmp_path, spec=SHIPPED_CANARY)
+    world.gateway.rps = 15
+    world.driver().run("2")
+    assert world.event_time("promote") - world.event_time("deploy_candidate") < 60
