@@ -67,16 +67,36 @@ def test_a_90_10_split_labels_every_answer_with_its_version(serve_api, two_versi
     assert abs(share - 0.10) < 0.05, answers
 
 
-def test_a_weight_change_restarts_no_replica(serve_api, two_versions, baseline) -> None:
+def test_weight_and_batching_changes_restart_no_replica(serve_api, two_versions, baseline) -> None:
     v1, v2 = two_versions
-    apps, _ = baseline
+    apps, config = baseline
     before = serve_api.replica_actor_ids()
     apply(serve_api, apps, with_ghost(serve_api.weights((v1, 0), (v2, 100))))
     assert {predict(serve_api.http).headers["x-model-version"] for _ in range(20)} == {v2.version}
-    apply(serve_api, apps, with_ghost(serve_api.weights((v1, 90), (v2, 10))))
+    rebatched = [
+        {**app, "deployments": [{**app["deployments"][0], "user_config": {"max_batch_size": 4}}]} for app in apps
+    ]
+    apply(serve_api, rebatched, config)
+    assert predict(serve_api.http).status_code == 200
+    apply(serve_api, apps, config)
     after = serve_api.replica_actor_ids()
     assert after == before
     assert all(after[name] for name in ("gateway", apps[0]["name"], apps[1]["name"]))
+
+
+def test_an_invalid_policy_is_rejected_and_the_previous_one_keeps_serving(serve_api, baseline) -> None:
+    apps, config = baseline
+    before = serve_api.replica_actor_ids()["gateway"]
+    invalid = {**config, "models": {**config["models"], MODEL: {**config["models"][MODEL], "champion": "999"}}}
+    serve_api.deploy(serve_api.config(apps, invalid, KEY_ENV))
+    serve_api.wait(lambda _: serve_api.policy().get("last_rejection") is not None, "the rejection")
+    view = serve_api.policy()
+    assert "champion '999' is not one of the versions" in view["last_rejection"]
+    assert view["policy_digest"] == policy_digest(GatewayConfig.model_validate(config))
+    assert predict(serve_api.http).status_code == 200
+    apply(serve_api, apps, config)
+    assert serve_api.policy()["last_rejection"] is None
+    assert serve_api.replica_actor_ids()["gateway"] == before
 
 
 def test_the_bad_input_table(serve_api, two_versions, baseline) -> None:
