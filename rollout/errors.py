@@ -137,3 +137,22 @@ class RouterUnavailableError(UnavailableError):
     def __init__(self, target: str, problem: str) -> None:
         super().__init__(f"Cannot reach {target}: {problem}")
         self.target = target
+
+
+class ImperativeAppError(ConflictError):
+    """An app deployed from Python (`serve.run`) has no config the REST API could write back."""
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(
+            f"Application '{app_name}' was deployed with serve.run, not from a config file; "
+            "the Serve REST router cannot manage a cluster that runs it"
+        )
+        self.app_name = app_name
+
+
+class ServeConfigRejectedError(InvalidInputError):
+    """Ray Serve refused a config (HTTP 4xx from `PUT /api/serve/applications/`)."""
+
+    def __init__(self, target: str, status_code: int, detail: str) -> None:
+        super().__init__(f"{target} rejected the Serve config (HTTP {status_code}): {detail}")
+        self.target = target
