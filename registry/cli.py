@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         client = connect(args.tracking_uri)
         return COMMANDS[args.command](args, client, console)
     except RayshipError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
         return EXIT_ERROR
 
 

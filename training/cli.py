@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
             console=Console(stderr=True),
         )
     except SweepInterruptedError as exc:
-        console.print(f"[yellow]interrupted:[/yellow] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]interrupted:[/yellow] {exc}")
         return 130
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         return 130
     except RayshipError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
         return 1
     console.print(summary_table(outcome, spec.metric))
     return 0

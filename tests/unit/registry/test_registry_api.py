@@ -1,4 +1,3 @@
-
 import mlflow
 import pytest
 

@@ -8,7 +8,8 @@ from registry.cli import EXIT_ERROR, EXIT_OK, EXIT_VERIFY_FAILED, main
 def cli(sqlite_client, capsys):
     def run(*argv):
         code = main(["--tracking-uri", sqlite_client.tracking_uri, *argv])
-        return code, capsys.readouterr().out
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
 
     return run
 
@@ -63,4 +64,4 @@ def test_errors_are_one_line_and_exit_1(cli, version):
 def test_unreachable_mlflow_is_one_clear_error(capsys, monkeypatch):
     monkeypatch.setattr("registry.connection.time.sleep", lambda _s: None)
     assert main(["--tracking-uri", "http://127.0.0.1:9", "list"]) == EXIT_ERROR
-    assert "error: MLflow at http://127.0.0.1:9 is unreachable after 3 attempts" in capsys.readouterr().out
+    assert capsys.readouterr().err.startswith("error: MLflow at http://127.0.0.1:9 is unreachable after 3 attempts: ")
