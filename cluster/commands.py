@@ -15,8 +15,6 @@ GIB = 1024**3
 # Ray's own default takes 30 % of RAM for the object store; on a small machine that starves the replicas.
 SMALL_MACHINE_BYTES = 32 * GIB
 SMALL_MACHINE_OBJECT_STORE_BYTES = 1 * GIB
-# Each extra raylet on this host needs its own agent ports; they are laid out from this base, 10 per worker.
-WORKER_PORT_BASE = 52400
 
 
 def object_store_bytes(settings: ClusterSettings, total_memory_bytes: int) -> int | None:
@@ -50,10 +48,13 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
 
 
 def ray_head_command(settings: ClusterSettings, ray_bin: str, total_memory_bytes: int, cpu_count: int) -> list[str]:
-    """`ray start --head --block` on loopback with the dashboard, metrics and client ports from the settings."""
+    """`ray start --head --block` with the dashboard on the settings' host and every port from the settings."""
     cmd = [
-        ray_bin, "start", "--head", "--block", "--disable-usage-stats",
-        f"--node-ip-address={settings.host}",
+        ray_bin,
+        "start",
+        "--head",
+        "--block",
+        "--disable-usage-stats",
         f"--port={settings.gcs_port}",
         "--include-dashboard=true",
         f"--dashboard-host={settings.host}",
@@ -63,40 +64,57 @@ def ray_head_command(settings: ClusterSettings, ray_bin: str, total_memory_bytes
         f"--num-cpus={settings.head_cpus or cpu_count}",
         f"--temp-dir={ray_temp_dir(settings)}",
     ]
-    return cmd + _object_store_flag(settings, total_memory_bytes)
+    agent_ports = {k: v for k, v in node_ports(settings, 0).items() if k != "metrics-export-port"}
+    return cmd + [f"--{k}={v}" for k, v in agent_ports.items()] + _object_store_flag(settings, total_memory_bytes)
 
 
-def ray_worker_command(
-    settings: ClusterSettings, index: int, ray_bin: str, total_memory_bytes: int
-) -> list[str]:
+def ray_worker_command(settings: ClusterSettings, index: int, ray_bin: str, total_memory_bytes: int) -> list[str]:
     """`ray start --block` for the index-th extra raylet on this host, with ports that do not collide."""
-    base = WORKER_PORT_BASE + 10 * index
     cmd = [
-        ray_bin, "start", "--block", "--disable-usage-stats",
+        ray_bin,
+        "start",
+        "--block",
+        "--disable-usage-stats",
         f"--address={settings.ray_address}",
-        f"--node-ip-address={settings.host}",
         f"--num-cpus={settings.worker_cpus}",
-        f"--node-manager-port={base}",
-        f"--object-manager-port={base + 1}",
-        f"--metrics-export-port={base + 2}",
-        f"--dashboard-agent-listen-port={base + 3}",
-        f"--dashboard-agent-grpc-port={base + 4}",
-        f"--runtime-env-agent-port={base + 5}",
         f"--temp-dir={ray_temp_dir(settings)}",
     ]
-    return cmd + _object_store_flag(settings, total_memory_bytes)
+    ports = [f"--{k}={v}" for k, v in node_ports(settings, index).items()]
+    return cmd + ports + _object_store_flag(settings, total_memory_bytes)
+
+
+def node_ports(settings: ClusterSettings, index: int) -> dict[str, int]:
+    """The fixed ports of node `index` (0 = head): raylets on one host must not share Ray's default agent ports."""
+    base = settings.worker_port_base + 10 * index
+    names = (
+        "node-manager-port",
+        "object-manager-port",
+        "metrics-export-port",
+        "dashboard-agent-listen-port",
+        "dashboard-agent-grpc-port",
+        "runtime-env-agent-port",
+    )
+    return {name: base + offset for offset, name in enumerate(names)}
 
 
 def mlflow_command(settings: ClusterSettings, python_bin: str = sys.executable) -> list[str]:
     """A real `mlflow server` on loopback: sqlite backend, artifacts stored and served by the server itself."""
     return [
-        python_bin, "-m", "mlflow", "server",
-        "--host", settings.host,
-        "--port", str(settings.mlflow_port),
-        "--backend-store-uri", f"sqlite:///{mlflow_db_path(settings)}",
-        "--artifacts-destination", str(settings.state_dir / "mlflow-artifacts"),
+        python_bin,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.mlflow_port),
+        "--backend-store-uri",
+        f"sqlite:///{mlflow_db_path(settings)}",
+        "--artifacts-destination",
+        str(settings.state_dir / "mlflow-artifacts"),
         "--serve-artifacts",
-        "--workers", "1",
+        "--workers",
+        "1",
     ]
 
 
@@ -109,8 +127,9 @@ def mlflow_env(base_env: dict[str, str]) -> dict[str, str]:
 def serve_start_command(settings: ClusterSettings, serve_bin: str) -> list[str]:
     """Start Serve's controller and proxies with HTTP bound to the settings' host and port."""
     return [
-        serve_bin, "start",
-        f"--address=http://{settings.host}:{settings.dashboard_port}",
+        serve_bin,
+        "start",
+        f"--address={settings.ray_address}",
         f"--http-host={settings.host}",
         f"--http-port={settings.serve_port}",
         "--proxy-location=EveryNode",
@@ -122,8 +141,9 @@ def client_exports(settings: ClusterSettings, token_path: Path) -> dict[str, str
     return {
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN_PATH": str(token_path),
-        "RAY_ADDRESS": settings.dashboard_url,
-        "RAY_DASHBOARD_ADDRESS": settings.dashboard_url,
+        "RAY_ADDRESS": settings.ray_address,  # ray.init() and `serve start` join the GCS
+        "RAY_API_SERVER_ADDRESS": settings.dashboard_url,  # `ray job submit`
+        "RAY_DASHBOARD_ADDRESS": settings.dashboard_url,  # `serve deploy`, `serve status`
         "MLFLOW_TRACKING_URI": settings.mlflow_url,
         "RAYSHIP_SERVE_URL": settings.serve_url,
     }

@@ -31,11 +31,21 @@ class ClusterSettings(BaseModel):
     head_cpus: int | None = Field(
         None, ge=1, description="Logical CPUs of the head node; unset means the machine's core count."
     )
+    worker_port_base: int = Field(
+        52400,
+        ge=20000,
+        le=65000,
+        description="First of the 10 ports each Ray node on this host takes (head: +0..9, worker N: +10N..10N+9).",
+    )
     worker_cpus: int = Field(1, ge=1, description="Logical CPUs of each extra worker raylet.")
     object_store_bytes: int | None = Field(
         None, ge=78_643_200, description="Object store size per node; unset means a bound chosen from the RAM size."
     )
-    state_dir: Path = Field(DEFAULT_STATE_DIR, description="Directory holding PIDs, logs, the MLflow database and artifacts.")
+    state_dir: Path = Field(
+        DEFAULT_STATE_DIR,
+        validate_default=True,
+        description="Directory holding PIDs, logs, the MLflow database and artifacts.",
+    )
     start_timeout_s: float = Field(120.0, gt=0, description="How long `up` waits for every service to answer.")
 
     @field_validator("state_dir")
@@ -50,6 +60,11 @@ class ClusterSettings(BaseModel):
         for name, port in ports.items():
             if port in seen:
                 raise ValueError(f"{name} and {seen[port]} are both set to port {port}; give each its own port")
+            if RAY_WORKER_PORTS[0] <= port <= RAY_WORKER_PORTS[1]:
+                raise ValueError(
+                    f"{name} {port} falls in Ray's worker port range {RAY_WORKER_PORTS[0]}-{RAY_WORKER_PORTS[1]}; "
+                    "choose a port outside it"
+                )
             seen[port] = name
         return self
 
@@ -74,6 +89,8 @@ class ClusterSettings(BaseModel):
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
 
+# `ray start` reserves these for worker processes unless told otherwise; a service port inside is refused by Ray.
+RAY_WORKER_PORTS = (10002, 19999)
 PORT_FIELDS = ("gcs_port", "dashboard_port", "metrics_port", "serve_port", "mlflow_port", "client_port")
 
 

@@ -1,0 +1,58 @@
+# rayship: every target installs what it needs through `setup` (a venv in .venv, quick when already done).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.rayship-installed
+WORKERS ?= 0
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup up down status demo test test-unit test-integration test-e2e lint bench render clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+up: setup
+	$(BIN)/python -m cluster up --workers $(WORKERS)
+
+down: setup
+	$(BIN)/python -m cluster down
+
+status: setup
+	$(BIN)/python -m cluster status
+
+demo: setup
+	bash scripts/demo.sh
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits 5 when a tier collects nothing: an empty tier is not a failure.
+define run_tier
+	$(PYTEST) $(1) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected in $(1)" || exit $$rc; }
+endef
+
+test: lint test-unit test-integration test-e2e
+
+test-unit: setup
+	$(call run_tier,tests/unit)
+
+test-integration: setup
+	$(call run_tier,tests/integration)
+
+test-e2e: setup
+	$(call run_tier,tests/e2e)
+
+bench: setup
+	$(BIN)/python -m bench
+
+render: setup
+	$(BIN)/python -m kuberay.render
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
