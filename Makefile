@@ -52,7 +52,7 @@ bench: setup
 	$(BIN)/python -m bench
 
 render: setup
-	$(BIN)/python -m kuberay.render
+	$(BIN)/python -m kuberay
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
