@@ -1,0 +1,277 @@
+"""Serving benchmark: throughput and p50/p99 of five ways to serve one model, measured with wrk, and their ratios.
+
+    eval "$(python -m cluster env)"
+    python bench/bench_serving.py --model-uri models:/iris/1 --second-model-uri models:/iris/2
+
+Scenarios: an in-process single-row predict loop; a plain single-process FastAPI app (uvicorn, no batching);
+a direct single-deployment Serve app (batching, no gateway); the gateway with one version; the gateway with two
+versions at 90/10. wrk (Debian package `wrk`) is the external load generator (closed loop, `-c` connections).
+
+It replaces the cluster's Serve applications while it runs and puts the previous ones back at the end.
+Results go to `bench/results/serving-<time>.json` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROW = [5.1, 3.5, 1.4, 0.2]
+LUA = """wrk.method = "POST"
+wrk.body = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench_serving", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-uri", required=True, help="pinned models:/<name>/<N> to serve")
+    parser.add_argument("--second-model-uri", help="a second version for the 90/10 scenario (skipped without)")
+    parser.add_argument("--duration-s", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", default="16,32", help="comma-separated wrk connection counts")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def parse_wrk(output: str) -> dict:
+    """Requests/s, p50/p99 (ms) and non-2xx count from `wrk --latency` output."""
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests_per_s": float(rate.group(1)) if rate else 0.0,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def run_wrk(url: str, connections: int, threads: int, duration_s: int, script: Path) -> dict:
+    command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    output = subprocess.run([*command, "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(output)
+
+
+def in_process_loop(model_dir: Path, duration_s: int) -> dict:
+    from mlflow.models import Model
+
+    from deployments.predictors import load_predictor
+
+    predictor = load_predictor(model_dir, Model.load(str(model_dir)).flavors)
+    row = np.asarray([ROW])
+    latencies, deadline = [], time.perf_counter() + duration_s
+    while (start := time.perf_counter()) < deadline:
+        predictor.run(row, None)
+        latencies.append((time.perf_counter() - start) * 1000)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {"requests_per_s": len(latencies) / duration_s, "p50_ms": quantiles[49], "p99_ms": quantiles[98]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(url, json={"instances": [ROW]}, timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout_s} s")
+
+
+class ServeAdmin:
+    def __init__(self) -> None:
+        from cluster.settings import settings_from_env
+        from cluster.token import token_path
+
+        self.settings = settings_from_env()
+        token = Path(token_path()).read_text().strip()
+        self.api = httpx.Client(base_url=self.settings.dashboard_url, headers={"authorization": f"Bearer {token}"})
+        self.admin_headers = {"authorization": f"Bearer {token}"}
+
+    def current_apps(self) -> list[dict]:
+        apps = self.api.get("/api/serve/applications/", timeout=60).json().get("applications") or {}
+        return [app["deployed_app_config"] for app in apps.values() if app.get("deployed_app_config")]
+
+    def deploy(self, apps: list[dict]) -> None:
+        config = {"http_options": {"host": self.settings.host, "port": self.settings.serve_port}, "applications": apps}
+        response = self.api.put("/api/serve/applications/", json=config, timeout=60)
+        if response.status_code != 200:
+            raise RuntimeError(f"serve deploy failed ({response.status_code}): {response.text}")
+
+    def wait_running(self, names: list[str], timeout_s: float = 600) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            apps = self.api.get("/api/serve/applications/", timeout=60).json().get("applications") or {}
+            if all(apps.get(name, {}).get("status") == "RUNNING" for name in names):
+                return
+            time.sleep(1)
+        raise RuntimeError(f"apps {names} not RUNNING within {timeout_s} s")
+
+    def wait_policy(self, digest: str, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = httpx.get(f"{self.settings.serve_url}/-/rayship/policy", headers=self.admin_headers, timeout=10)
+            if response.status_code == 200 and response.json().get("policy_digest") == digest:
+                return
+            time.sleep(0.5)
+        raise RuntimeError("the gateway did not take the new policy")
+
+
+def version_app(name: str, version: str, uri: str) -> dict:
+    return {
+        "name": f"{name}-v{version}",
+        "route_prefix": None,
+        "import_path": "deployments.version_app:build_app",
+        "args": {"model_uri": uri},
+        "deployments": [{"name": "ModelVersion", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}}],
+    }
+
+
+def gateway_app(policy: dict) -> dict:
+    deployment = {"name": "Gateway", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}, "user_config": policy}
+    return {
+        "name": "gateway",
+        "route_prefix": "/",
+        "import_path": "deployments.gateway.app:build_app",
+        "args": {},
+        "deployments": [deployment],
+    }
+
+
+def direct_app(uri: str) -> dict:
+    return {
+        "name": "bench-direct",
+        "route_prefix": "/direct",
+        "import_path": "direct_app:build_app",
+        # A local cluster shares this file system; a remote one would need `working_dir` as a remote URI.
+        "runtime_env": {"env_vars": {"PYTHONPATH": str(BENCH_DIR)}},
+        "args": {"model_uri": uri},
+        "deployments": [{"name": "Direct", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}}],
+    }
+
+
+def policy_of(name: str, weights: list[tuple[str, int]]) -> dict:
+    versions = [{"version": v, "app": f"{name}-v{v}", "weight": w} for v, w in weights]
+    return {"models": {name: {"versions": versions, "champion": weights[0][0]}}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+    from deployments.gateway.app import policy_digest
+    from deployments.policy import GatewayConfig
+    from registry.api import download_verified, resolve
+
+    connections = [int(c) for c in args.connections.split(",")]
+    pinned = resolve(args.model_uri)
+    second = resolve(args.second_model_uri) if args.second_model_uri else None
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="rayship-bench-") as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(LUA)
+        model_dir = download_verified(pinned, Path(tmp))
+        print("in-process single-row loop ...", flush=True)
+        results["in_process"] = in_process_loop(model_dir, args.duration_s)
+
+        port = free_port()
+        env = {**os.environ, "RAYSHIP_BENCH_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
+        uvicorn = [sys.executable, "-m", "uvicorn", "plain_app:app", "--app-dir", str(BENCH_DIR), "--port", str(port)]
+        plain = subprocess.Popen([*uvicorn, "--log-level", "warning"], env=env)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/models/{pinned.name}:predict"
+            wait_http(url)
+            for c in connections:
+                print(f"plain FastAPI, {c} connections ...", flush=True)
+                results[f"plain_fastapi@{c}"] = run_wrk(url, c, args.wrk_threads, args.duration_s, script)
+        finally:
+            plain.terminate()
+            plain.wait(timeout=30)
+
+        admin = ServeAdmin()
+        previous = admin.current_apps()
+        versions = [(pinned.version, args.model_uri)] + ([(second.version, args.second_model_uri)] if second else [])
+        apps = [version_app(pinned.name, v, uri) for v, uri in versions]
+        one = policy_of(pinned.name, [(pinned.version, 100)] + ([(second.version, 0)] if second else []))
+        try:
+            admin.deploy([gateway_app(one), *apps, direct_app(args.model_uri)])
+            admin.wait_running(["gateway", "bench-direct", *(app["name"] for app in apps)])
+            admin.wait_policy(policy_digest(GatewayConfig.model_validate(one)))
+            serve_url = admin.settings.serve_url
+            wait_http(f"{serve_url}/direct")
+            for c in connections:
+                print(f"direct Serve and gateway (1 version), {c} connections ...", flush=True)
+                results[f"direct_serve@{c}"] = run_wrk(
+                    f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, script
+                )
+                gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
+                results[f"gateway_1v@{c}"] = run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script)
+            if second:
+                split = policy_of(pinned.name, [(pinned.version, 90), (second.version, 10)])
+                admin.deploy([gateway_app(split), *apps, direct_app(args.model_uri)])
+                admin.wait_policy(policy_digest(GatewayConfig.model_validate(split)))
+                for c in connections:
+                    print(f"gateway (2 versions 90/10), {c} connections ...", flush=True)
+                    gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
+                    results[f"gateway_2v@{c}"] = run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script)
+        finally:
+            if previous:
+                admin.deploy(previous)
+    report(results, connections)
+    out = BENCH_DIR / "results" / f"serving-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nresults: {out}")
+    return 0
+
+
+def report(results: dict[str, dict], connections: list[int]) -> None:
+    print(f"\n{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for name, row in results.items():
+        errors = row.get("non_2xx", 0)
+        print(f"{name:<24}{row['requests_per_s']:>10.1f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{errors:>8}")
+
+    def ratio(a: str, b: str) -> str:
+        if a not in results or b not in results or not results[b]["requests_per_s"]:
+            return "n/a"
+        return f"{results[a]['requests_per_s'] / results[b]['requests_per_s']:.2f}"
+
+    low, high = (connections[0], connections[-1])
+    print("\nratios (throughput; target in brackets)")
+    print(f"  gateway 1v / direct Serve @{low}:      {ratio(f'gateway_1v@{low}', f'direct_serve@{low}')}  [>= 0.9]")
+    print(f"  gateway 1v / plain FastAPI @{high}:    {ratio(f'gateway_1v@{high}', f'plain_fastapi@{high}')}  [>= 3]")
+    print(f"  gateway 2v / gateway 1v @{high}:       {ratio(f'gateway_2v@{high}', f'gateway_1v@{high}')}")
+    print(f"  served rows/s @{high} / in-process loop: {ratio(f'gateway_1v@{high}', 'in_process')}  [>= 1]")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
