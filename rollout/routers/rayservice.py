@@ -20,12 +20,14 @@ from urllib3.exceptions import HTTPError
 from registry.errors import InvalidInputError, NotFoundError
 from rollout.clock import Clock, SystemClock
 from rollout.errors import AppStartError, RouterUnavailableError
-from rollout.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING
+from rollout.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
 
 GROUP = "ray.io"
 VERSION = "v1"
 PLURAL = "rayservices"
 MERGE_PATCH = "application/merge-patch+json"
+# Same as the Serve REST router: an awaited app in one of these has failed, waiting longer will not help.
+FAILED_STATUSES = (DEPLOY_FAILED, UNHEALTHY)
 
 
 class RayServiceNotFoundError(NotFoundError):
@@ -84,14 +86,15 @@ def app_statuses_of(rayservice: dict) -> dict[str, str]:
 
 
 def start_failure(rayservice: dict, generation: int, wait_for: list[str]) -> AppStartError | None:
-    """The error for the first awaited app that failed to deploy, once KubeRay has seen `generation`."""
+    """The error for the first awaited app that failed (DEPLOY_FAILED, UNHEALTHY), once KubeRay has seen
+    `generation`."""
     if not _observed(rayservice, generation):
         return None
     apps = rayservice.get("status", {}).get("activeServiceStatus", {}).get("applicationStatuses") or {}
     for name in wait_for:
         app = apps.get(name, {})
-        if app.get("status") == DEPLOY_FAILED:
-            return AppStartError(name, DEPLOY_FAILED, app.get("message", ""))
+        if app.get("status") in FAILED_STATUSES:
+            return AppStartError(name, app["status"], app.get("message", ""))
     return None
 
 

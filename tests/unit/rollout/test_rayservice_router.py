@@ -117,15 +117,12 @@ def test_it_is_a_router() -> None:
     assert isinstance(router(FakeCustomObjects(rendered_rayservice())), Router)
 
 
-@pytest.fixture
-def repo_root_serve_config() -> dict[str, Any]:
-    return yaml.safe_load((REPO_ROOT / "configs" / "serve.yaml").read_text())
+def test_reads_the_serve_config_kuberay_deploys() -> None:
+    rayservice = rendered_rayservice()
 
+    config = router(FakeCustomObjects(rayservice)).read_config()
 
-def test_reads_the_serve_config_kuberay_deploys(repo_root_serve_config: dict[str, Any]) -> None:
-    config = router(FakeCustomObjects(rendered_rayservice())).read_config()
-
-    assert config["applications"] == repo_root_serve_config["applications"]
+    assert config == yaml.safe_load(rayservice["spec"]["serveConfigV2"])
     assert config["http_options"]["host"] == "0.0.0.0"
 
 
@@ -179,13 +176,25 @@ def test_statuses_older_than_the_patch_are_not_trusted() -> None:
     assert clock.slept == [5]
 
 
-def test_a_failed_deploy_raises_naming_the_app() -> None:
-    api = FakeCustomObjects(rendered_rayservice(), statuses=[(0, {"iris-v2": "DEPLOY_FAILED"})])
+@pytest.mark.parametrize("status", ["DEPLOY_FAILED", "UNHEALTHY"])
+def test_a_failed_app_raises_naming_it(status: str) -> None:
+    api = FakeCustomObjects(rendered_rayservice(), statuses=[(0, {"gateway": "RUNNING", "iris-v2": status})])
 
     with pytest.raises(AppStartError) as err:
-        router(api).write_config(WITH_V2, wait_for=["iris-v2"])
+        router(api).write_config(WITH_V2, wait_for=["gateway", "iris-v2"])
 
-    assert str(err.value) == "Application 'iris-v2' did not start: DEPLOY_FAILED (iris-v2 is DEPLOY_FAILED)"
+    assert str(err.value) == f"Application 'iris-v2' did not start: {status} (iris-v2 is {status})"
+
+
+def test_a_failure_reported_before_kuberay_saw_the_patch_is_ignored() -> None:
+    clock = FakeClock()
+    api = FakeCustomObjects(
+        rendered_rayservice(), statuses=[(-1, {"iris-v2": "DEPLOY_FAILED"}), (0, {"iris-v2": "RUNNING"})]
+    )
+
+    router(api, clock).write_config(WITH_V2, wait_for=["iris-v2"])
+
+    assert clock.slept == [5]
 
 
 def test_an_app_that_never_runs_times_out() -> None:
