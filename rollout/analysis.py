@@ -161,7 +161,11 @@ def _comparison_checks(
     if comparison.max_p99_latency_ratio is not None:
         results.append(
             _latency_ratio(
-                comparison.max_p99_latency_ratio, comparison.latency_ratio_floor_ms, candidate, champion
+                comparison.max_p99_latency_ratio,
+                comparison.latency_ratio_floor_ms,
+                min_requests,
+                candidate,
+                champion,
             )
         )
     return results
@@ -182,9 +186,12 @@ def _error_rate_comparison(
 
 
 def _latency_ratio(
-    max_ratio: float, floor_ms: float, candidate: VersionWindow, champion: VersionWindow
+    max_ratio: float, floor_ms: float, min_requests: int, candidate: VersionWindow, champion: VersionWindow
 ) -> CheckResult:
     name = "p99_latency_ratio_vs_champion"
+    if champion.requests < min_requests:
+        reason = f"skipped: champion had {champion.requests} requests (< {min_requests})"
+        return CheckResult(name=name, passed=True, value=None, limit=max_ratio, reason=reason)
     if candidate.p99_ms is None or not champion.p99_ms:
         reason = "skipped: p99 latency missing for the candidate or the champion"
         return CheckResult(name=name, passed=True, value=None, limit=max_ratio, reason=reason)

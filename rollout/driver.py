@@ -292,7 +292,8 @@ class RolloutDriver:
             return
         if self.baseline is None:  # a fresh window starts now; take its first snapshot promptly
             self.baseline = self._snapshot_after(state.interval_started_at_s)
-        remaining = state.interval_started_at_s + self.spec.interval_s - self._now()
+        window_start = self.baseline.at_s if self.baseline is not None else state.interval_started_at_s
+        remaining = window_start + self.spec.interval_s - self._now()
         self.clock.sleep(max(remaining, self.settings.min_sleep_s))
 
     # --- start, resume, finish -----------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 clock of its own; the driver persists the returned state and applies the action.
 
 One schedule drives every strategy (`spec.schedule()`: the candidate weight per analysis step). Each step
-lasts at least `interval_s`, measured on observations that begin after the step's weights were applied, so a
-promotion takes at least interval_s x len(schedule). Per interval:
+lasts at least `interval_s`: only an observation window that starts after the step's weights were applied and
+spans a whole interval is analysed, so a promotion takes at least interval_s x len(schedule). Per interval:
 - too few candidate requests is inconclusive: hold, and pause after `max_inconclusive` in a row (never
   promote);
 - a failed check is counted (cumulatively, as in Flagger); below `threshold` it is a blip: hold at this
@@ -149,7 +149,7 @@ def step(state: RolloutState, observation: Observation | None, spec: RolloutSpec
         return _hold(state, "waiting for the first observation")
     if observation.collected_at_s - observation.window_s < state.interval_started_at_s - CLOCK_TOLERANCE_S:
         return _hold(state, "observation predates the current weights; waiting for a fresh one")
-    if observation.collected_at_s - state.interval_started_at_s < spec.interval_s:
+    if observation.window_s < spec.interval_s - CLOCK_TOLERANCE_S:  # a full interval of the current weights
         return _hold(state, "interval not over yet")
     return _analyse(state, observation, spec, now_s)
 

@@ -70,12 +70,12 @@ class ComparisonSpec(BaseModel):
         "the champion's with a p-value below this significance level.",
     )
     max_p99_latency_ratio: float | None = Field(
-        default=3.0,
+        default=4.0,
         ge=1,
         description="Fail when candidate p99 latency / champion p99 latency exceeds this ratio.",
     )
     latency_ratio_floor_ms: float = Field(
-        default=50.0,
+        default=250.0,
         ge=0,
         description="The ratio is not checked while the candidate's p99 is below this many ms: at "
         "millisecond scale it measures scheduling noise, not the model.",

@@ -16,7 +16,7 @@ import httpx
 
 from rollout.clock import Clock
 from rollout.errors import AppStartError, ImperativeAppError, RouterUnavailableError, ServeConfigRejectedError
-from rollout.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
+from rollout.routers.base import DELETING, DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
 
 APPLICATIONS_PATH = "/api/serve/applications/"
 INSTANCE_KEYS = ("proxy_location", "http_options", "grpc_options", "target_capacity")
@@ -28,6 +28,8 @@ def config_from_details(details: dict[str, Any]) -> dict[str, Any]:
     config = {key: details[key] for key in INSTANCE_KEYS if details.get(key) is not None}
     applications = []
     for name, app in (details.get("applications") or {}).items():
+        if app.get("status") == DELETING:  # on its way out, and Ray no longer reports its config
+            continue
         if app.get("deployed_app_config") is None:
             raise ImperativeAppError(name)
         applications.append(app["deployed_app_config"])

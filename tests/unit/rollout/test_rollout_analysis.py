@@ -113,7 +113,9 @@ SPEC = AnalysisSpec(
         MetricCheck(name=MetricName.CANDIDATE_ERROR_RATE, max=0.05),
         MetricCheck(name=MetricName.CANDIDATE_P99_LATENCY_MS, min=1, max=200),
     ],
-    comparison=ComparisonSpec(error_rate_significance=0.01, max_p99_latency_ratio=2.0),
+    comparison=ComparisonSpec(
+        error_rate_significance=0.01, max_p99_latency_ratio=2.0, latency_ratio_floor_ms=50
+    ),
 )
 CHAMPION = VersionWindow(requests=1000, errors=2, p50_ms=5, p99_ms=50)
 
@@ -162,7 +164,13 @@ def test_comparison_skipped_without_champion_traffic() -> None:
     )
     assert results["error_rate_vs_champion"].passed
     assert results["error_rate_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"
-    assert results["p99_latency_ratio_vs_champion"].reason == (
+    assert results["p99_latency_ratio_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"
+
+
+def test_latency_ratio_needs_both_p99s() -> None:
+    no_p99 = VersionWindow(requests=100, errors=0)
+    result = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, p99_ms=60), no_p99))
+    assert result["p99_latency_ratio_vs_champion"].reason == (
         "skipped: p99 latency missing for the candidate or the champion"
     )
 

@@ -256,3 +256,13 @@ def test_a_weight_change_round_trips_only_the_gateway_user_config() -> None:
     live = router.read_config()
     assert policy_weights(live, "iris") == {"1": 90, "2": 10}
     assert find_app(live, "iris-v1") == IRIS_V1
+
+
+def test_an_app_being_deleted_is_left_out_of_the_config() -> None:
+    details = {
+        "applications": {
+            "gateway": {"status": "RUNNING", "deployed_app_config": GATEWAY},
+            "iris-v2": {"status": "DELETING", "deployed_app_config": None},
+        }
+    }
+    assert config_from_details(details) == {"applications": [GATEWAY]}

@@ -1,0 +1,167 @@
+"""Fixtures for live rollouts: registered iris versions (good ones and an honestly broken one), a gateway
+deployed through the Serve REST router, and steady client traffic that counts what users saw."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import numpy as np
+import pytest
+from mlflow.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from cluster.settings import ClusterSettings
+from cluster.token import token_path
+from registry.api import PinnedVersion, register
+from rollout.clock import SystemClock
+from rollout.routers.serve_rest import ServeRestRouter
+
+MODEL = "iris-rollout"
+ROW = [5.1, 3.5, 1.4, 0.2]
+VERSION_DEPLOYMENT = {
+    "name": "ModelVersion",
+    "num_replicas": 1,
+    "max_ongoing_requests": 64,
+    "ray_actor_options": {"num_cpus": 0.1},
+}
+# A pyfunc whose every prediction raises: the model loads and the app runs, but each request fails (HTTP 5xx).
+BROKEN_MODEL_CODE = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class AlwaysFails(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise RuntimeError("this version is broken on purpose")
+
+
+set_model(AlwaysFails())
+"""
+
+
+def _iris():
+    return load_iris(return_X_y=True, as_frame=True)
+
+
+def _register(name: str, model_id: str, run_id: str) -> PinnedVersion:
+    return register(
+        name, model_id, metrics={}, dataset_fingerprint="iris", sweep_id="rollout-it", trial_id=run_id
+    )
+
+
+def register_good(name: str = MODEL) -> PinnedVersion:
+    features, target = _iris()
+    model = LogisticRegression(max_iter=300).fit(features, target)
+    mlflow.set_experiment("rollout-integration")
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    return _register(name, info.model_id, run.info.run_id)
+
+
+def register_broken(directory: Path, name: str = MODEL) -> PinnedVersion:
+    features, _ = _iris()
+    code = directory / "always_fails.py"
+    code.write_text(BROKEN_MODEL_CODE)
+    signature = infer_signature(features.head(2), np.array([0, 0]))
+    mlflow.set_experiment("rollout-integration")
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
+        )
+    return _register(name, info.model_id, run.info.run_id)
+
+
+def version_app(pinned: PinnedVersion) -> dict:
+    return {
+        "name": f"{pinned.name}-v{pinned.version}",
+        "route_prefix": None,
+        "import_path": "deployments.version_app:build_app",
+        "args": {"model_uri": pinned.uri},
+        "deployments": [dict(VERSION_DEPLOYMENT)],
+    }
+
+
+def gateway_config(live: dict, champion: PinnedVersion) -> dict:
+    """Serve running only the gateway and the champion's app (100 %)."""
+    policy = {
+        "versions": [
+            {"version": champion.version, "app": f"{champion.name}-v{champion.version}", "weight": 100}
+        ],
+        "champion": champion.version,
+        "failover": True,
+    }
+    gateway = {
+        "name": "gateway",
+        "route_prefix": "/",
+        "import_path": "deployments.gateway.app:build_app",
+        "args": {},
+        "deployments": [
+            {
+                "name": "Gateway",
+                "num_replicas": 1,
+                "ray_actor_options": {"num_cpus": 0.1},
+                "user_config": {"models": {champion.name: policy}},
+            }
+        ],
+    }
+    return {**live, "applications": [gateway, version_app(champion)]}
+
+
+class Traffic:
+    """Steady predictions from a background thread; counts answers by (status, x-model-version)."""
+
+    def __init__(self, serve_url: str, model: str = MODEL, rps: float = 20.0) -> None:
+        self.url = f"{serve_url}/v1/models/{model}:predict"
+        self.period_s = 1.0 / rps
+        self.answers: Counter[tuple[int, str]] = Counter()
+        self.failures: list[tuple[float, int, str, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    response = client.post(self.url, json={"instances": [ROW]})
+                    version = response.headers.get("x-model-version", "")
+                    self.answers[(response.status_code, version)] += 1
+                    if response.status_code != 200:
+                        self.failures.append(
+                            (time.time(), response.status_code, version, response.text[:200])
+                        )
+                except httpx.HTTPError as exc:
+                    self.answers[(0, "")] += 1
+                    self.failures.append((time.time(), 0, "", repr(exc)))
+                self._stop.wait(max(self.period_s - (time.monotonic() - started), 0))
+
+
+@pytest.fixture
+def token(cluster: ClusterSettings) -> str:
+    return token_path().read_text().strip()
+
+
+@pytest.fixture
+def serve_router(cluster: ClusterSettings, token: str) -> Iterator[ServeRestRouter]:
+    """The Serve REST router; whatever Serve ran before the test is put back afterwards."""
+    router = ServeRestRouter(cluster.dashboard_url, token, SystemClock(), timeout_s=300)
+    before = router.read_config()
+    yield router
+    router.write_config(before, [])
