@@ -95,3 +95,14 @@ def test_an_invalid_serve_config_is_an_error_not_a_render(checkout: Path, capsys
     assert capsys.readouterr().err == (
         f"error: Serve config {checkout / 'configs' / 'serve.yaml'}: is not a mapping with an 'applications' list\n"
     )
+
+
+def test_a_missing_kubectl_is_an_error_naming_the_overlay(
+    checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBECTL", str(tmp_path / "no-kubectl"))
+
+    assert main(["--check", "--repo-root", str(checkout)]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: Cannot build overlay 'dev': kubectl kustomize did not run ([Errno 2] No such file or directory"
+    )
