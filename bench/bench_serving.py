@@ -31,10 +31,7 @@ import numpy as np
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROW = [5.1, 3.5, 1.4, 0.2]
-LUA = """wrk.method = "POST"
-wrk.body = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
-wrk.headers["Content-Type"] = "application/json"
-"""
+SCRIPT = BENCH_DIR / "post.lua"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
@@ -197,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     second = resolve(args.second_model_uri) if args.second_model_uri else None
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rayship-bench-") as tmp:
-        script = Path(tmp) / "post.lua"
-        script.write_text(LUA)
+        script = SCRIPT
         model_dir = download_verified(pinned, Path(tmp))
         print("in-process single-row loop ...", flush=True)
         results["in_process"] = in_process_loop(model_dir, args.duration_s)
