@@ -16,16 +16,15 @@ RENDERED = ("kuberay/rendered/dev.yaml", "kuberay/rendered/prod.yaml")
 
 
 @pytest.fixture
-def checkout(repo_root: Path, rendered: dict[str, str], tmp_path: Path) -> Path:
-    """A copy of what the renderer reads and writes, already rendered."""
+def checkout(repo_root: Path, kubectl: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A copy of what the renderer reads and writes, rendered there (independent of edits to the real tree)."""
     (tmp_path / "configs").mkdir()
     shutil.copy(repo_root / "configs" / "serve.yaml", tmp_path / "configs" / "serve.yaml")
     shutil.copy(repo_root / "Dockerfile", tmp_path / "Dockerfile")
     for part in ("base", "overlays"):
         shutil.copytree(repo_root / "kuberay" / part, tmp_path / "kuberay" / part)
-    for rel_path, text in rendered.items():
-        (tmp_path / rel_path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel_path).write_text(text)
+    assert main(["--repo-root", str(tmp_path)]) == 0
+    capsys.readouterr()
     return tmp_path
 
 
