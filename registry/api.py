@@ -97,6 +97,7 @@ def register(
     with tempfile.TemporaryDirectory(prefix="rayship-register-") as tmp:
         manifest = compute_manifest(_download(client, logged.artifact_location, Path(tmp)))
     version_tags = {
+        **dict(extra_tags or {}),  # first, so a caller's tag can never overwrite the manifest or lineage
         tags.MANIFEST: _encode(manifest),
         tags.DATASET_FINGERPRINT: dataset_fingerprint,
         tags.SWEEP_ID: sweep_id,
@@ -104,7 +105,6 @@ def register(
         tags.LOGGED_MODEL_ID: model_id,
         **({tags.RUN_ID: logged.source_run_id} if logged.source_run_id else {}),
         **{tags.metric_tag(key): repr(float(value)) for key, value in metrics.items()},
-        **dict(extra_tags or {}),
     }
     with mlflow_errors(f"register model '{name}'", client):
         ensure_registered_model(client, name)
@@ -141,13 +141,26 @@ def download_verified(pinned: PinnedVersion, dst_dir: Path, client: MlflowClient
         model_dir, report = _download_and_check(client, pinned, scratch)
         if not report.ok:
             raise DigestMismatchError(pinned.name, pinned.version, report.problems)
-        final = dst_dir / _dir_name(pinned)
-        if final.exists():
-            shutil.rmtree(final)
-        model_dir.rename(final)
-        return final
+        return _move_into_place(model_dir, dst_dir / _dir_name(pinned), report)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _move_into_place(model_dir: Path, final: Path, report: VerifyReport) -> Path:
+    """Rename the verified download to `final`. A copy already there that matches the same manifest is kept
+    (another replica may be loading from it); anything else there is replaced."""
+    expected = {check.path: check.expected_sha256 for check in report.files}
+    if final.exists():
+        if compute_manifest(final) == expected:
+            return final
+        shutil.rmtree(final)
+    try:
+        model_dir.rename(final)
+    except OSError:
+        # Lost a race with a concurrent download of the same version: accept its copy only if it verifies.
+        if not (final.exists() and compute_manifest(final) == expected):
+            raise
+    return final
 
 
 def _download_and_check(client: MlflowClient, pinned: PinnedVersion, scratch: Path) -> tuple[Path, VerifyReport]:

@@ -15,6 +15,7 @@ _EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 
 
 def get_registered_model(client: MlflowClient, name: str) -> RegisteredModel:
+    """The registered model `name`; `ModelNotFoundError` if there is none (other MLflow errors propagate)."""
     try:
         return client.get_registered_model(name)
     except MlflowException as exc:
@@ -24,6 +25,7 @@ def get_registered_model(client: MlflowClient, name: str) -> RegisteredModel:
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
+    """One version; `ModelNotFoundError` or `VersionNotFoundError` says which of the two is missing."""
     with mlflow_errors(f"get version {name}/{version}", client):
         try:
             return client.get_model_version(name, version)
@@ -35,6 +37,7 @@ def get_version(client: MlflowClient, name: str, version: str) -> ModelVersion:
 
 
 def get_logged_model(client: MlflowClient, model_id: str) -> LoggedModel:
+    """An MLflow 3 logged model (`m-...`); `LoggedModelNotFoundError` if unknown."""
     with mlflow_errors(f"get logged model {model_id}", client):
         try:
             return client.get_logged_model(model_id)
@@ -45,6 +48,7 @@ def get_logged_model(client: MlflowClient, model_id: str) -> LoggedModel:
 
 
 def ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Create the registered model `name` unless it exists (two sweeps may race to create it)."""
     try:
         client.create_registered_model(name)
     except MlflowException as exc:

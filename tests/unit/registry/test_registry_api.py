@@ -135,3 +135,33 @@ def test_unreachable_server_fails_after_a_bounded_retry(monkeypatch):
         connect("http://127.0.0.1:9")
     assert str(info.value).startswith("MLflow at http://127.0.0.1:9 is unreachable after 3 attempts: ")
     assert info.value.status_code == 503
+
+
+def test_download_reuses_an_intact_copy_and_replaces_a_tampered_one(sqlite_client, logged_model_id, tmp_path):
+    pinned = _register(sqlite_client, logged_model_id)
+    first = download_verified(pinned, tmp_path, client=sqlite_client)
+    marker = first / "MLmodel"
+    inode = marker.stat().st_ino
+    assert download_verified(pinned, tmp_path, client=sqlite_client) == first
+    assert marker.stat().st_ino == inode  # intact copy kept, not rewritten under a loading replica
+    marker.write_text("tampered locally")
+    again = download_verified(pinned, tmp_path, client=sqlite_client)
+    assert again == first
+    assert compute_manifest(again) == decode_manifest(
+        sqlite_client.get_model_version(pinned.name, pinned.version).tags[tag_names.MANIFEST]
+    )
+
+
+def test_extra_tags_cannot_overwrite_the_manifest(sqlite_client, logged_model_id, model_store_dir):
+    pinned = register(
+        "iris",
+        logged_model_id,
+        metrics={},
+        dataset_fingerprint="f" * 64,
+        sweep_id="s",
+        trial_id="t",
+        extra_tags={tag_names.MANIFEST: "{}"},
+        client=sqlite_client,
+    )
+    tags = sqlite_client.get_model_version(pinned.name, pinned.version).tags
+    assert decode_manifest(tags[tag_names.MANIFEST]) == compute_manifest(model_store_dir)
