@@ -293,7 +293,10 @@ class RolloutDriver:
         if self.baseline is None:  # a fresh window starts now; take its first snapshot promptly
             self.baseline = self._snapshot_after(state.interval_started_at_s)
         window_start = self.baseline.at_s if self.baseline is not None else state.interval_started_at_s
-        remaining = window_start + self.spec.interval_s - self._now()
+        elapsed = self._now() - window_start
+        # Wake at the next whole interval of the window (a growing, inconclusive window is looked at once per
+        # interval, not at every poll).
+        remaining = (int(elapsed / self.spec.interval_s) + 1) * self.spec.interval_s - elapsed
         self.clock.sleep(max(remaining, self.settings.min_sleep_s))
 
     # --- start, resume, finish -----------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Where a rollout's observations come from: cumulative per-version counters, read from the gateway.
 
 `MetricsSource.snapshot(model)` returns a `StatsSnapshot`; the driver turns two snapshots into an
-`Observation` with `observation_between`. `GatewayStatsSource` reads the gateway's fresh JSON endpoint `GET
-/-/rayship/stats?model=M` (see `deployments/stats.py`): a Prometheus scrape would be up to 30 s old. Only
-server errors (5xx) count as a version's errors: a 4xx is the caller's fault, not the candidate's.
+`Observation` with `observation_between`. `GatewayStatsSource` reads the gateway's fresh JSON endpoint
+`GET /-/rayship/stats?model=M` (see `deployments/stats.py`): a Prometheus scrape would be up to 30 s old.
+
+A version's errors are its 5xx answers plus 400 and 422 (the version could not handle an input): a model
+that raises on real inputs surfaces as 400 at the gateway, and the champion's rate of those is the baseline
+the comparison uses. Statuses that do not depend on the version (401, 403, 404, 405, 413, 415, 429) do not
+count.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from rollout.errors import MetricsUnavailableError
 from rollout.observation import LatencyBucket, Observation, VersionCounters
 
 STATS_PATH = "/-/rayship/stats"
+VERSION_CLIENT_ERRORS = frozenset({"400", "422"})
 
 
 class StatsSnapshot(BaseModel):
@@ -42,15 +47,20 @@ class MetricsSource(Protocol):
         ...
 
 
+def counts_against_version(status_code: str) -> bool:
+    """Whether an answer with this HTTP status is the version's failure (see the module docstring)."""
+    return status_code.startswith("5") or status_code in VERSION_CLIENT_ERRORS
+
+
 def counters_from_stats(stats: VersionStats) -> VersionCounters:
-    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets; 5xx as errors."""
+    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets, and the version's errors."""
     buckets, running = [], 0
     for bound, count in zip(stats.latency_ms.bounds, stats.latency_ms.counts, strict=False):
         running += count
         buckets.append(LatencyBucket(le_ms=bound, count=running))
     return VersionCounters(
         requests=stats.requests,
-        errors=stats.server_errors(),
+        errors=sum(count for code, count in stats.errors.items() if counts_against_version(code)),
         latency_buckets=buckets,
         latency_count=stats.latency_ms.count,
     )

@@ -4,8 +4,8 @@ clock of its own; the driver persists the returned state and applies the action.
 One schedule drives every strategy (`spec.schedule()`: the candidate weight per analysis step). Each step
 lasts at least `interval_s`: only an observation window that starts after the step's weights were applied and
 spans a whole interval is analysed, so a promotion takes at least interval_s x len(schedule). Per interval:
-- too few candidate requests is inconclusive: hold, and pause after `max_inconclusive` in a row (never
-  promote);
+- too few candidate requests is inconclusive: hold and let the window grow until it has enough, pausing once
+  it spans `max_inconclusive` intervals (never promote);
 - a failed check is counted (cumulatively, as in Flagger); below `threshold` it is a blip: hold at this
   weight; at `threshold`: roll back (candidate weight 0 at once);
 - all checks passed: go to the next step, or after the last one promote (canary, blue/green) or conclude
@@ -164,6 +164,8 @@ def abort(state: RolloutState, reason: str) -> Decision:
 def _analyse(state: RolloutState, observation: Observation, spec: RolloutSpec, now_s: float) -> Decision:
     candidate = observation.window(state.candidate)
     champion = observation.window(state.champion)
+    if not is_conclusive(spec, candidate):
+        return _inconclusive(state, spec, observation, candidate.requests)
     state = state.model_copy(
         update={
             "interval_started_at_s": observation.collected_at_s,
@@ -171,8 +173,6 @@ def _analyse(state: RolloutState, observation: Observation, spec: RolloutSpec, n
             "champion_totals": state.champion_totals.plus(champion),
         }
     )
-    if not is_conclusive(spec, candidate):
-        return _inconclusive(state, spec, candidate.requests)
     checks = evaluate_checks(spec, candidate, champion)
     state = state.model_copy(update={"inconclusive": 0, "iterations": state.iterations + 1})
     failed = [check for check in checks if not check.passed]
@@ -181,9 +181,16 @@ def _analyse(state: RolloutState, observation: Observation, spec: RolloutSpec, n
     return _passed_interval(state, spec, checks, now_s)
 
 
-def _inconclusive(state: RolloutState, spec: RolloutSpec, requests: int) -> Decision:
-    count = state.inconclusive + 1
-    reason = f"inconclusive: {requests} candidate requests (< {spec.min_requests}), {count} in a row"
+def _inconclusive(
+    state: RolloutState, spec: RolloutSpec, observation: Observation, requests: int
+) -> Decision:
+    """Too little data: the window is not consumed, so it keeps growing until it holds `min_requests`; the
+    count is the number of whole intervals it has spanned (whatever the polling rate)."""
+    count = max(int(observation.window_s / spec.interval_s + CLOCK_TOLERANCE_S), 1)
+    reason = (
+        f"inconclusive: {requests} candidate requests (< {spec.min_requests}) "
+        f"in {observation.window_s:.1f} s, {count} interval{'s' if count > 1 else ''} so far"
+    )
     state = state.model_copy(update={"inconclusive": count})
     if count >= spec.max_inconclusive and state.phase is not Phase.PAUSED:
         return _decide(Action.PAUSE, state, f"{reason}; paused", phase=Phase.PAUSED)

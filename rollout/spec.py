@@ -103,7 +103,8 @@ class AnalysisSpec(BaseModel):
     max_inconclusive: int = Field(
         default=10,
         ge=1,
-        description="Consecutive inconclusive intervals before the rollout pauses (never promotes).",
+        description="Intervals a window may span without min_requests (it keeps growing meanwhile) before "
+        "the rollout pauses; it never promotes on too little data.",
     )
     metrics: list[MetricCheck] = Field(
         default_factory=default_metrics,

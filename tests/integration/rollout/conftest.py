@@ -31,18 +31,23 @@ VERSION_DEPLOYMENT = {
     "max_ongoing_requests": 64,
     "ray_actor_options": {"num_cpus": 0.1},
 }
-# A pyfunc whose every prediction raises: the model loads and the app runs, but each request fails (HTTP 5xx).
+# A version that passes the replica health check (an all-zero probe row) but fails on every real input, like a
+# preprocessing bug would: it deploys and reaches RUNNING, then answers live traffic with HTTP 5xx.
 BROKEN_MODEL_CODE = """
 import mlflow.pyfunc
+import numpy as np
 from mlflow.models import set_model
 
 
-class AlwaysFails(mlflow.pyfunc.PythonModel):
+class FailsOnRealInput(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
-        raise RuntimeError("this version is broken on purpose")
+        values = np.asarray(model_input, dtype=float)
+        if np.any(values != 0):
+            raise ValueError("feature scaling bug: this version cannot handle real inputs")
+        return np.zeros(len(values), dtype=int)
 
 
-set_model(AlwaysFails())
+set_model(FailsOnRealInput())
 """
 
 
@@ -51,9 +56,7 @@ def _iris():
 
 
 def _register(name: str, model_id: str, run_id: str) -> PinnedVersion:
-    return register(
-        name, model_id, metrics={}, dataset_fingerprint="iris", sweep_id="rollout-it", trial_id=run_id
-    )
+    return register(name, model_id, metrics={}, dataset_fingerprint="iris", sweep_id="rollout-it", trial_id=run_id)
 
 
 def register_good(name: str = MODEL) -> PinnedVersion:
@@ -93,9 +96,7 @@ def version_app(pinned: PinnedVersion) -> dict:
 def gateway_config(live: dict, champion: PinnedVersion) -> dict:
     """Serve running only the gateway and the champion's app (100 %)."""
     policy = {
-        "versions": [
-            {"version": champion.version, "app": f"{champion.name}-v{champion.version}", "weight": 100}
-        ],
+        "versions": [{"version": champion.version, "app": f"{champion.name}-v{champion.version}", "weight": 100}],
         "champion": champion.version,
         "failover": True,
     }
@@ -144,9 +145,7 @@ class Traffic:
                     version = response.headers.get("x-model-version", "")
                     self.answers[(response.status_code, version)] += 1
                     if response.status_code != 200:
-                        self.failures.append(
-                            (time.time(), response.status_code, version, response.text[:200])
-                        )
+                        self.failures.append((time.time(), response.status_code, version, response.text[:200]))
                 except httpx.HTTPError as exc:
                     self.answers[(0, "")] += 1
                     self.failures.append((time.time(), 0, "", repr(exc)))

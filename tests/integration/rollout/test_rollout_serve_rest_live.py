@@ -80,9 +80,7 @@ def test_a_version_app_that_cannot_load_fails_and_the_gateway_is_untouched(
     router.write_config(gateway_only(router.read_config()), ["gateway"])
     replicas_before = replica_ids(cluster, token, "gateway")
     broken = version_app("nosuchmodel", "1")
-    broken["deployments"] = [
-        {"name": "ModelVersion", "ray_actor_options": {"num_cpus": 0.1}, "num_replicas": 1}
-    ]
+    broken["deployments"] = [{"name": "ModelVersion", "ray_actor_options": {"num_cpus": 0.1}, "num_replicas": 1}]
 
     with pytest.raises(AppStartError) as caught:
         router.write_config(with_version_app(router.read_config(), broken), ["nosuchmodel-v1"])

@@ -63,9 +63,7 @@ def test_window_between_snapshots() -> None:
 
 def test_window_after_counter_reset_counts_from_zero() -> None:
     before = VersionCounters(requests=500, errors=9)
-    after = VersionCounters(
-        requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20
-    )
+    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20)
     window = window_between(before, after)
     assert (window.requests, window.errors) == (20, 2)
     assert window.p99_ms == pytest.approx(5 * 0.99)
@@ -113,9 +111,7 @@ SPEC = AnalysisSpec(
         MetricCheck(name=MetricName.CANDIDATE_ERROR_RATE, max=0.05),
         MetricCheck(name=MetricName.CANDIDATE_P99_LATENCY_MS, min=1, max=200),
     ],
-    comparison=ComparisonSpec(
-        error_rate_significance=0.01, max_p99_latency_ratio=2.0, latency_ratio_floor_ms=50
-    ),
+    comparison=ComparisonSpec(error_rate_significance=0.01, max_p99_latency_ratio=2.0, latency_ratio_floor_ms=50),
 )
 CHAMPION = VersionWindow(requests=1000, errors=2, p50_ms=5, p99_ms=50)
 
@@ -137,9 +133,7 @@ def test_healthy_candidate_passes_every_check() -> None:
 
 
 def test_failing_candidate() -> None:
-    results = by_name(
-        evaluate_checks(SPEC, VersionWindow(requests=100, errors=30, p50_ms=5, p99_ms=250), CHAMPION)
-    )
+    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=30, p50_ms=5, p99_ms=250), CHAMPION))
     rate = results["candidate_error_rate"]
     assert (rate.passed, rate.value, rate.limit, rate.reason) == (False, 0.3, 0.05, "0.3 above max 0.05")
     latency = results["candidate_p99_latency_ms"]
@@ -159,9 +153,7 @@ def test_min_bound() -> None:
 
 
 def test_comparison_skipped_without_champion_traffic() -> None:
-    results = by_name(
-        evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=60), VersionWindow())
-    )
+    results = by_name(evaluate_checks(SPEC, VersionWindow(requests=100, errors=1, p99_ms=60), VersionWindow()))
     assert results["error_rate_vs_champion"].passed
     assert results["error_rate_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"
     assert results["p99_latency_ratio_vs_champion"].reason == "skipped: champion had 0 requests (< 10)"

@@ -153,9 +153,7 @@ class RecordingRegistry:
     def __init__(self) -> None:
         self.outcomes: list[tuple[str, str, str, str]] = []
 
-    def record_outcome(
-        self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str
-    ) -> None:
+    def record_outcome(self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str) -> None:
         self.outcomes.append((model, champion, candidate, verdict))
 
 
@@ -220,10 +218,7 @@ def test_a_good_candidate_is_promoted(tmp_path: Path) -> None:
         "2",
     )
     assert find_app(world.router.config, "iris-v1") is None
-    assert (
-        find_app(world.router.config, "iris-v2")["deployments"]
-        == find_app(serve_config(), "iris-v1")["deployments"]
-    )
+    assert find_app(world.router.config, "iris-v2")["deployments"] == find_app(serve_config(), "iris-v1")["deployments"]
     assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
     assert LeaseFile(tmp_path, "iris").read() is None
 
@@ -275,10 +270,7 @@ def test_a_candidate_that_fails_to_start_is_aborted_and_the_champion_untouched(t
     assert final.message == "aborted: version 2 failed to start"
     events = world.store.events()
     assert [event.action for event in events] == ["deploy_candidate", "rollback", "remove_version"]
-    assert (
-        events[0].error
-        == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
-    )
+    assert events[0].error == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
     assert all(policy_weights(config, "iris")["1"] == 100 for config in world.router.writes)
     assert [app["name"] for app in world.router.config["applications"]] == ["gateway", "iris-v1"]
     assert find_app(world.router.config, "iris-v1") == find_app(serve_config(), "iris-v1")
@@ -290,9 +282,7 @@ def test_a_candidate_that_fails_to_start_is_aborted_and_the_champion_untouched(t
 
 
 @pytest.mark.parametrize("crash_on_write", [2, 3, 4, 6, 7])
-def test_killed_mid_rollout_the_rerun_applies_each_weight_exactly_once(
-    tmp_path: Path, crash_on_write: int
-) -> None:
+def test_killed_mid_rollout_the_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_on_write: int) -> None:
     world = World(tmp_path)
     world.router.crash_on_write = crash_on_write  # the router applied the write, then the driver died
     with pytest.raises(Crash):
@@ -392,11 +382,7 @@ def test_a_new_candidate_mid_rollout_restarts(tmp_path: Path) -> None:
     target = {"version": "2"}
 
     def switch_at_50(progress: Progress) -> None:
-        if (
-            progress.action == "advance"
-            and progress.state.candidate_weight == 50
-            and progress.state.candidate == "2"
-        ):
+        if progress.action == "advance" and progress.state.candidate_weight == 50 and progress.state.candidate == "2":
             target["version"] = "3"
 
     final = world.driver(on_progress=switch_at_50, candidate_resolver=lambda: target["version"]).run("2")
@@ -435,8 +421,7 @@ def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str) 
     assert "![candidate weight, error rate and p99 per version](iris-r1.png)" in markdown
     for event in world.store.events():
         assert any(
-            line.startswith(f"| {event.step_id} | ")
-            and f"| {event.action} | {event.candidate_weight}% |" in line
+            line.startswith(f"| {event.step_id} | ") and f"| {event.action} | {event.candidate_weight}% |" in line
             for line in markdown.splitlines()
         ), event.action
     intervals = analysed_intervals(records)

@@ -27,9 +27,7 @@ LEASE = Lease(model="iris", owner="a", acquired_at_s=0, expires_at_s=30)
         (LEASE, "b", 45, False, True),
     ],
 )
-def test_pure_lease_decisions(
-    lease: Lease | None, owner: str, now_s: float, held: bool, takeable: bool
-) -> None:
+def test_pure_lease_decisions(lease: Lease | None, owner: str, now_s: float, held: bool, takeable: bool) -> None:
     assert is_held(lease, now_s) is held
     assert may_take(lease, owner, now_s) is takeable
 
@@ -97,9 +95,7 @@ def test_a_driver_in_another_process_is_refused(tmp_path: Path) -> None:
         "try:\n    LeaseFile(Path(sys.argv[1]), 'iris').acquire('second', 60, 1e9 + 1)\n"
         "except LeaseHeldError as exc:\n    print(exc); raise SystemExit(3)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False)
     assert result.returncode == 3
     assert "driven by 'first'" in result.stdout
 
@@ -114,9 +110,7 @@ def test_a_holder_known_to_be_dead_is_taken_over(tmp_path: Path) -> None:
 
 
 def test_local_holder_liveness() -> None:
-    finished = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
     assert local_owner_id("tok") == f"{socket.gethostname()}:{os.getpid()}:tok"
     assert local_holder_alive(local_owner_id("tok"))

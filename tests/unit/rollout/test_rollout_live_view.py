@@ -37,12 +37,8 @@ OBSERVATION = Observation(
     },
 )
 CHECKS = [
-    CheckResult(
-        name="candidate_error_rate", passed=False, value=0.25, limit=0.05, reason="0.25 above max 0.05"
-    ),
-    CheckResult(
-        name="candidate_p99_latency_ms", passed=True, value=12.25, limit=1000, reason="12.25 within bounds"
-    ),
+    CheckResult(name="candidate_error_rate", passed=False, value=0.25, limit=0.05, reason="0.25 above max 0.05"),
+    CheckResult(name="candidate_p99_latency_ms", passed=True, value=12.25, limit=1000, reason="12.25 within bounds"),
 ]
 
 
@@ -54,9 +50,7 @@ def text_of(renderable) -> str:
 
 def test_render_shows_phase_weights_figures_and_checks() -> None:
     lines = [line.rstrip() for line in text_of(render(STATE, SPEC, OBSERVATION, CHECKS)).splitlines()]
-    assert lines[0] == (
-        "iris 1 -> 2 (canary, rollout r7)  Progressing  step 2/4  failed checks 1/2  inconclusive 0/10"
-    )
+    assert lines[0] == ("iris 1 -> 2 (canary, rollout r7)  Progressing  step 2/4  failed checks 1/2  inconclusive 0/10")
     champion = next(line for line in lines if line.startswith("1 "))
     candidate = next(line for line in lines if line.startswith("2 "))
     assert champion.split() == ["1", "champion", "60%", "30.0", "0.00%", "4.0", "9.5"]

@@ -33,9 +33,11 @@ def model_stats(at: float, versions: dict[str, VersionStats]) -> ModelStats:
     )
 
 
-def test_counters_count_server_errors_only_and_accumulate_buckets() -> None:
-    counters = counters_from_stats(version_stats(10, {"400": 3, "500": 2, "503": 1}, [1, 4, 4, 40]))
-    assert (counters.requests, counters.errors, counters.latency_count) == (10, 3, 4)
+def test_counters_count_the_versions_failures_and_accumulate_buckets() -> None:
+    errors = {"400": 3, "401": 5, "404": 1, "413": 1, "422": 1, "429": 2, "500": 2, "503": 1}
+    counters = counters_from_stats(version_stats(20, errors, [1, 4, 4, 40]))
+    # 400/422 (the version could not handle the input) and 5xx count; auth, routing, size, throttling do not.
+    assert (counters.requests, counters.errors, counters.latency_count) == (20, 7, 4)
     cumulative = {bucket.le_ms: bucket.count for bucket in counters.latency_buckets}
     assert (cumulative[1], cumulative[3], cumulative[5], cumulative[50], cumulative[10000]) == (1, 1, 3, 4, 4)
 
@@ -46,9 +48,7 @@ def test_observation_between_two_snapshots() -> None:
         102.0,
         {"1": version_stats(300, {"500": 2}, [5] * 298), "2": version_stats(20, {"500": 20}, [])},
     )
-    observation = observation_between(
-        snapshot_from_model_stats(before), snapshot_from_model_stats(after), 48, 50.5
-    )
+    observation = observation_between(snapshot_from_model_stats(before), snapshot_from_model_stats(after), 48, 50.5)
     assert (observation.collected_at_s, observation.window_s) == (50.5, 2.5)
     champion, candidate = observation.window("1"), observation.window("2")
     assert (champion.requests, champion.errors) == (200, 2)
@@ -95,7 +95,5 @@ def test_gateway_source_reports_connection_errors() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
 
-    with pytest.raises(
-        MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"
-    ):
+    with pytest.raises(MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"):
         GatewayStatsSource("http://gw", token=None, client=_client(refuse)).snapshot("iris")

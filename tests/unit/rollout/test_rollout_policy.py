@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from rollout.observation import Observation, VersionWindow
-from rollout.policy import Action, Phase, RolloutState, abort, start, step
+from rollout.policy import Action, Phase, RolloutState, Totals, abort, start, step
 from rollout.spec import RolloutSpec, parse_spec
 
 CANARY = parse_spec(
@@ -39,12 +39,8 @@ def state_at(**update: object) -> RolloutState:
     return base.model_copy(update=update)
 
 
-def observed(
-    candidate: VersionWindow, at_s: float = 102, window_s: float = 2, **extra: object
-) -> Observation:
-    return Observation(
-        collected_at_s=at_s, window_s=window_s, versions={"2": CHAMPION, "3": candidate}, **extra
-    )
+def observed(candidate: VersionWindow, at_s: float = 102, window_s: float = 2, **extra: object) -> Observation:
+    return Observation(collected_at_s=at_s, window_s=window_s, versions={"2": CHAMPION, "3": candidate}, **extra)
 
 
 @dataclass
@@ -99,23 +95,31 @@ CASES = [
         {"phase": Phase.FAILED, "candidate_weight": 0},
     ),
     Case(
-        "too little data holds",
+        "too little data holds and lets the window grow",
         state_at(),
         observed(SPARSE),
         Action.HOLD,
-        {"phase": Phase.PROGRESSING, "inconclusive": 1, "candidate_weight": 10, "failed_checks": 0},
+        {
+            "phase": Phase.PROGRESSING,
+            "inconclusive": 1,
+            "candidate_weight": 10,
+            "failed_checks": 0,
+            "interval_started_at_s": 100,
+            "candidate_totals": Totals(),
+            "message": "inconclusive: 3 candidate requests (< 10) in 2.0 s, 1 interval so far",
+        },
     ),
     Case(
-        "max_inconclusive in a row pauses",
+        "a window spanning max_inconclusive intervals without enough data pauses",
         state_at(inconclusive=2),
-        observed(SPARSE),
+        observed(SPARSE, at_s=106, window_s=6),
         Action.PAUSE,
-        {"phase": Phase.PAUSED, "inconclusive": 3, "candidate_weight": 10},
+        {"phase": Phase.PAUSED, "inconclusive": 3, "candidate_weight": 10, "interval_started_at_s": 100},
     ),
     Case(
         "paused and still inconclusive holds",
         state_at(phase=Phase.PAUSED, inconclusive=3),
-        observed(SPARSE),
+        observed(SPARSE, at_s=108, window_s=8),
         Action.HOLD,
         {"phase": Phase.PAUSED, "inconclusive": 4},
     ),
@@ -265,14 +269,9 @@ class FakeRollout:
         self.now += self.poll_s
         window = self.windows[min(len(self.log), len(self.windows) - 1)]
         versions = {"1": self.champion, "2": window}
-        observation = Observation(
-            collected_at_s=self.now, window_s=self.now - self.window_start, versions=versions
-        )
+        observation = Observation(collected_at_s=self.now, window_s=self.now - self.window_start, versions=versions)
         decision = step(state, observation, self.spec, now_s=self.now)
-        if (
-            decision.action is not Action.HOLD
-            or decision.state.interval_started_at_s != state.interval_started_at_s
-        ):
+        if decision.action is not Action.HOLD or decision.state.interval_started_at_s != state.interval_started_at_s:
             self.window_start = self.now  # a new window starts after applying or analysing
         self.state_json = decision.state.model_dump_json()
         self.log.append((self.now, decision.action, decision.state.candidate_weight))
@@ -280,9 +279,7 @@ class FakeRollout:
 
 @pytest.mark.parametrize("poll_s", [0.25, 0.5, 1.0, 3.0])
 def test_promotion_takes_at_least_interval_times_steps(poll_s: float) -> None:
-    spec = parse_spec(
-        {"strategy": "canary", "interval_s": 2, "step_weights": [10, 20, 40, 80], "min_requests": 1}
-    )
+    spec = parse_spec({"strategy": "canary", "interval_s": 2, "step_weights": [10, 20, 40, 80], "min_requests": 1})
     rollout = FakeRollout(spec, [HEALTHY], poll_s)
     rollout.run(200)
     promoted_at = next(t for t, action, _ in rollout.log if action is Action.PROMOTE)
@@ -364,8 +361,6 @@ def test_abtest_promotes_only_a_significantly_better_winner(
     )
     # The champion errs on 1 % of its 900 requests per interval: 18 of 1800 over the test. A candidate with
     # 0 of 1800 is significantly better (p ~ 1e-5); one with the same 1 % is not.
-    rollout = FakeRollout(
-        spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20)
-    )
+    rollout = FakeRollout(spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20))
     rollout.run(20)
     assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action

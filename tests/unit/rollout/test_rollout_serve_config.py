@@ -119,9 +119,7 @@ def test_with_version_app_appends_then_replaces_in_place() -> None:
     config = serve_config()
     added = with_version_app(config, version_app("iris", "2"))
     assert [app["name"] for app in added["applications"]] == ["gateway", "iris-v1", "iris-v2"]
-    replaced = with_version_app(
-        added, {**version_app("iris", "2"), "args": {"model_uri": "models:/iris/2", "x": 1}}
-    )
+    replaced = with_version_app(added, {**version_app("iris", "2"), "args": {"model_uri": "models:/iris/2", "x": 1}})
     assert [app["name"] for app in replaced["applications"]] == ["gateway", "iris-v1", "iris-v2"]
     assert replaced["applications"][2]["args"]["x"] == 1
     assert config == serve_config()
@@ -203,8 +201,7 @@ def test_with_gateway_policy_validates_with_the_gateways_schema() -> None:
     with pytest.raises(InvalidGatewayPolicyError) as caught:
         with_gateway_policy(serve_config(), "iris", policy)
     assert (
-        str(caught.value)
-        == "Gateway user_config is invalid: models.iris: champion '5' is not one of the versions (1)"
+        str(caught.value) == "Gateway user_config is invalid: models.iris: champion '5' is not one of the versions (1)"
     )
 
 
@@ -230,17 +227,13 @@ def test_policy_version_is_added_once_and_removed_at_zero_only() -> None:
 def test_champion_and_shadow_need_a_listed_version() -> None:
     config = with_candidate(serve_config())
     assert gateway_policy(with_champion(config, "iris", "2"), "iris")["champion"] == "2"
-    with pytest.raises(
-        VersionNotInPolicyError, match="^Model 'iris' has no version '3' in the gateway policy$"
-    ):
+    with pytest.raises(VersionNotInPolicyError, match="^Model 'iris' has no version '3' in the gateway policy$"):
         with_shadow(config, "iris", "3", 10)
     assert gateway_policy(with_shadow(config, "iris", None), "iris")["shadow"] is None
 
 
 def test_shipped_serve_yaml_is_understood() -> None:
     config = yaml.safe_load(SERVE_YAML.read_text())
-    models = next(app for app in config["applications"] if app["name"] == "gateway")["deployments"][0][
-        "user_config"
-    ]
+    models = next(app for app in config["applications"] if app["name"] == "gateway")["deployments"][0]["user_config"]
     for model in models["models"]:
         assert sum(policy_weights(config, model).values()) == 100

@@ -27,9 +27,7 @@ GATEWAY = {
     "deployments": [
         {
             "name": "Gateway",
-            "user_config": {
-                "models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}]}}
-            },
+            "user_config": {"models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}]}}},
         }
     ],
 }
@@ -67,9 +65,7 @@ class FakeDashboard:
         self.auth_headers: list[str | None] = []
         self.deploy_time = 1000.0
         self.reject_with: tuple[int, str] | None = None
-        self.deploy(
-            {"proxy_location": "EveryNode", "http_options": HTTP_OPTIONS, "applications": [GATEWAY, IRIS_V1]}
-        )
+        self.deploy({"proxy_location": "EveryNode", "http_options": HTTP_OPTIONS, "applications": [GATEWAY, IRIS_V1]})
         for app in self.apps.values():
             app["status"], app["polls"] = "RUNNING", 0
 
@@ -125,9 +121,7 @@ class FakeDashboard:
         return httpx.Response(200)
 
 
-def router_for(
-    dashboard: FakeDashboard, clock: FakeClock | None = None, timeout_s: float = 10
-) -> ServeRestRouter:
+def router_for(dashboard: FakeDashboard, clock: FakeClock | None = None, timeout_s: float = 10) -> ServeRestRouter:
     client = httpx.Client(transport=httpx.MockTransport(dashboard.handle))
     return ServeRestRouter(
         "http://127.0.0.1:38265/",
@@ -162,9 +156,7 @@ def test_statuses() -> None:
 def test_write_waits_for_the_new_deploy_to_be_running() -> None:
     dashboard, clock = FakeDashboard(polls_to_settle=3), FakeClock()
     router = router_for(dashboard, clock)
-    config = with_version_app(
-        router.read_config(), version_app("iris", "2", find_app(router.read_config(), "iris-v1"))
-    )
+    config = with_version_app(router.read_config(), version_app("iris", "2", find_app(router.read_config(), "iris-v1")))
     router.write_config(config, ["iris-v2"])
     assert [app["name"] for app in dashboard.puts[0]["applications"]] == ["gateway", "iris-v1", "iris-v2"]
     assert dashboard.puts[0]["http_options"] == HTTP_OPTIONS
@@ -176,9 +168,7 @@ def test_a_running_status_from_before_the_write_does_not_count() -> None:
     dashboard, clock = FakeDashboard(polls_to_settle=2), FakeClock()
     router = router_for(dashboard, clock)
     dashboard.apps["gateway"]["status"] = "RUNNING"
-    with_split = with_weights(
-        with_version_app(router.read_config(), version_app("iris", "2")), "iris", {"1": 100}
-    )
+    with_split = with_weights(with_version_app(router.read_config(), version_app("iris", "2")), "iris", {"1": 100})
     router.write_config(with_split, ["gateway"])
     assert clock.slept == [1]  # the first GET after the PUT shows DEPLOYING with the new stamp
 
@@ -233,9 +223,7 @@ def test_unauthorized_or_down_is_unavailable() -> None:
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Connection refused")
 
-    router = ServeRestRouter(
-        "http://d", None, FakeClock(), client=httpx.Client(transport=httpx.MockTransport(refused))
-    )
+    router = ServeRestRouter("http://d", None, FakeClock(), client=httpx.Client(transport=httpx.MockTransport(refused)))
     with pytest.raises(RouterUnavailableError, match=r"GET failed \(ConnectError: Connection refused\)$"):
         router.app_statuses()
 

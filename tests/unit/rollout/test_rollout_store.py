@@ -86,9 +86,7 @@ def test_corrupt_state_file_is_reported(tmp_path: Path) -> None:
     store = RolloutStore(tmp_path, "iris")
     store.create(initial_state())
     store.state_path.write_text("{}")
-    with pytest.raises(
-        CorruptStoreError, match=r"^Rollout store file .*state.json is unreadable: Field required$"
-    ):
+    with pytest.raises(CorruptStoreError, match=r"^Rollout store file .*state.json is unreadable: Field required$"):
         store.load()
 
 
@@ -157,9 +155,7 @@ POINTS = ["before_begin", "after_begin", "after_apply", "after_append", "after_c
 
 @pytest.mark.parametrize("crash_step", [3])
 @pytest.mark.parametrize("crash_point", POINTS)
-def test_kill_9_then_rerun_applies_each_weight_exactly_once(
-    tmp_path: Path, crash_step: int, crash_point: str
-) -> None:
+def test_kill_9_then_rerun_applies_each_weight_exactly_once(tmp_path: Path, crash_step: int, crash_point: str) -> None:
     assert run_driver(tmp_path, crash_step, crash_point) == -signal.SIGKILL
     assert run_driver(tmp_path, crash_step=0, crash_point="never") == 0
     store = RolloutStore(tmp_path, "iris")
@@ -169,14 +165,10 @@ def test_kill_9_then_rerun_applies_each_weight_exactly_once(
     replayed = [event.step_id for event in events if event.replayed]
     # Only a crash after the router call and before the log append makes recovery apply the step again.
     assert replayed == ([crash_step] if crash_point in {"after_begin", "after_apply"} else [])
-    applied = [
-        json.loads(line)["weights"]["2"] for line in (tmp_path / "router.log").read_text().splitlines()
-    ]
+    applied = [json.loads(line)["weights"]["2"] for line in (tmp_path / "router.log").read_text().splitlines()]
     expected = list(WEIGHTS)
     if crash_point == "after_apply":
-        expected.insert(
-            crash_step, WEIGHTS[crash_step - 1]
-        )  # the same absolute weights once more: idempotent
+        expected.insert(crash_step, WEIGHTS[crash_step - 1])  # the same absolute weights once more: idempotent
     assert applied == expected
     final = store.load()
     assert (final.pending, final.state.candidate_weight, final.next_step_id) == (None, 75, 5)
