@@ -6,6 +6,9 @@ Deployed by `bench_serving.py` with `bench/` on the replicas' PYTHONPATH, so the
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 from ray import serve
 from starlette.requests import Request
@@ -16,7 +19,7 @@ from deployments.version_app import VersionAppArgs, load_version
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 class Direct:
     def __init__(self, model_uri: str) -> None:
-        self._model = load_version(VersionAppArgs(model_uri=model_uri))
+        self._model = load_version(VersionAppArgs(model_uri=model_uri), Path(tempfile.mkdtemp(prefix="rayship-bench-")))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _batch(self, requests: list[np.ndarray]) -> list[list]:

@@ -86,7 +86,7 @@ class DataPlane:
         champion = policy.champion_version
         try:
             prediction = await self._attempt(model, plan.primary, features)
-            return Served(model, plan.primary.version, prediction)
+            return Served(model, prediction.version, prediction)
         except VersionNotReadyError:
             if plan.fallback is None:
                 if pinned is None and plan.primary.version == champion:
@@ -102,7 +102,7 @@ class DataPlane:
             prediction = await self._attempt(model, plan.fallback, features)
         except VersionNotReadyError:
             raise NoReadyVersionError(model) from None
-        return Served(model, plan.fallback.version, prediction)
+        return Served(model, prediction.version, prediction)
 
     async def _attempt(self, model: str, route: VersionRoute, features: Features) -> Prediction:
         """One call to one version, counted against that version whatever happens."""

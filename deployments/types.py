@@ -67,7 +67,8 @@ class ModelMetadata:
 
 @dataclass(frozen=True)
 class Served:
-    """The gateway's answer to one predict request: which version served it and what it said."""
+    """The gateway's answer to one predict request: the version that served it (as the app reports its pinned
+    registry version, DESIGN.md decision 4) and what it said."""
 
     model: str
     version: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -99,13 +100,12 @@ def _label_datatype(classes: list) -> str:
     return "FP64" if all(isinstance(c, float) for c in classes) else "BYTES"
 
 
-def load_version(args: VersionAppArgs) -> LoadedModel:
-    """Resolve, download, verify and load; any failure names the URI and the reason."""
+def load_version(args: VersionAppArgs, target: Path) -> LoadedModel:
+    """Resolve, download under `target`, verify and load; any failure names the URI and the reason."""
     from registry.api import download_verified, resolve
 
     try:
         pinned = resolve(args.model_uri)
-        target = Path(args.download_dir) if args.download_dir else Path(tempfile.mkdtemp(prefix="rayship-model-"))
         model_dir = download_verified(pinned, target)
         return LoadedModel(pinned.name, pinned.version, model_dir)
     except RayshipError:
@@ -126,10 +126,16 @@ class ModelVersion:
         self._args = VersionAppArgs.model_validate(args)
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, "1")
-        self._model = load_version(self._args)
+        # A replica-private scratch directory unless one is configured; removed when the replica stops.
+        self._scratch = None if self._args.download_dir else tempfile.mkdtemp(prefix="rayship-model-")
+        self._model = load_version(self._args, Path(self._args.download_dir or self._scratch))
         self._apply_batching(self._args)
         self._batch_sizes = _batch_size_histogram(self._model.name, self._model.version)
         logger.info("serving %s/%s (%s)", self._model.name, self._model.version, self._model.predictor.flavor)
+
+    def __del__(self) -> None:
+        if getattr(self, "_scratch", None):
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def reconfigure(self, user_config: dict) -> None:
         """New batch settings take effect for the next batch; an invalid config is logged, never raised."""

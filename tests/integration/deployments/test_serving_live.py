@@ -20,6 +20,7 @@ JSON = {"content-type": "application/json"}
 NOT_JSON = (
     "The request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
 )
+API_KEY = {"x-api-key": "key-1"}  # ignored while the policy names no api_keys_env
 KEY_ENV = {"RAYSHIP_TEST_API_KEYS": "key-1,key-2"}
 
 
@@ -34,11 +35,23 @@ def with_ghost(config: dict) -> dict:
 
 
 def apply(serve_api, apps: list[dict], gateway_config: dict) -> None:
-    """Deploy, wait until every app runs and the gateway runs exactly this policy."""
+    """Deploy, wait until every app runs, the gateway runs exactly this policy and sees the deployed versions."""
     serve_api.deploy(serve_api.config(apps, gateway_config, KEY_ENV))
     serve_api.wait_running(["gateway", *(app["name"] for app in apps)])
-    expected = policy_digest(GatewayConfig.model_validate(gateway_config))
-    serve_api.wait(lambda _: serve_api.policy().get("policy_digest") == expected, "the gateway policy")
+    config = GatewayConfig.model_validate(gateway_config)
+    serve_api.wait(lambda _: serve_api.policy().get("policy_digest") == policy_digest(config), "the gateway policy")
+    deployed = {app["name"] for app in apps}
+    ready_paths = [
+        f"/v2/models/{model}/versions/{route.version}/ready"
+        for model, model_policy in config.models.items()
+        for route in model_policy.versions
+        if route.app in deployed
+    ]
+    # The gateway learns which apps run from a periodic status poll: wait until it sees them, as a rollout must.
+    serve_api.wait(
+        lambda _: all(serve_api.http.get(path, headers=API_KEY).status_code == 200 for path in ready_paths),
+        "the gateway to see them",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +169,7 @@ def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, tw
         thread.start()
     try:
         both = [serve_api.version_app(v1), serve_api.version_app(v2)]
-        apply(serve_api, both, serve_api.weights((v1, 100)))  # phase 1: the new version's app, no traffic yet
+        apply(serve_api, both, serve_api.weights((v1, 100), (v2, 0)))  # phase 1: the new app, at weight 0
         apply(serve_api, both, serve_api.weights((v1, 50), (v2, 50)))  # phase 2: shift weights
         serve_api.wait(lambda _: versions[v2.version] >= 20, "traffic on the new version", timeout_s=120)
         apply(serve_api, both, serve_api.weights((v1, 100), (v2, 0)))  # drain the version before removing its app
