@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.errors import InvalidInputError, NotFoundError, RayshipError
+from registry.errors import InvalidInputError, NotFoundError, RayshipError, UnavailableError
 
 
 class SpecFileError(InvalidInputError):
@@ -61,3 +61,11 @@ class SweepInterruptedError(RayshipError):
             "KILLED and nothing was registered"
         )
         self.sweep_run_id = sweep_run_id
+
+
+class RayUnavailableError(UnavailableError):
+    """The Ray cluster named by RAY_ADDRESS could not be joined (or a local one could not start)."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(f"Ray at {address} is unavailable: {reason}")
+        self.address = address

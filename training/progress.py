@@ -17,7 +17,6 @@ class ProgressPrinter(tune.Callback):
         self._done = 0
         self._best = math.nan
         self._last: dict[str, float] = {}
-        self.errored: set[str] = set()
 
     def __getstate__(self) -> dict:
         # Tune pickles its run config (for resuming); the console (a terminal handle) stays behind.
@@ -44,6 +43,5 @@ class ProgressPrinter(tune.Callback):
         )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.errored.add(trial.trial_id)
         self._done += 1
         self._console.print(f"[{self._done}/{self._total}] trial {trial.trial_id} [red]failed[/red]")

@@ -6,6 +6,8 @@ import os
 
 import ray
 
+from training.errors import RayUnavailableError
+
 # One BLAS/OpenMP thread per trial process: trials already run side by side on few cores.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
@@ -21,14 +23,17 @@ def ensure_ray(environ: dict[str, str] | None = None, local_cpus: int | None = N
     env = os.environ if environ is None else environ
     runtime_env = {"env_vars": dict(THREAD_ENV)}
     address = env.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
-    else:
-        ray.init(
-            address="local",
-            num_cpus=local_cpus or min(os.cpu_count() or 2, 2),
-            include_dashboard=False,
-            runtime_env=runtime_env,
-            log_to_driver=False,
-        )
+    try:
+        if address:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        else:
+            ray.init(
+                address="local",
+                num_cpus=local_cpus or min(os.cpu_count() or 2, 2),
+                include_dashboard=False,
+                runtime_env=runtime_env,
+                log_to_driver=False,
+            )
+    except (ConnectionError, RuntimeError, TimeoutError) as exc:
+        raise RayUnavailableError(address or "a new local instance", str(exc).splitlines()[0]) from exc
     return True

@@ -26,7 +26,7 @@ from training.progress import ProgressPrinter
 from training.promote import Registration, register_winner
 from training.ray_session import ensure_ray
 from training.spec import SweepSpec
-from training.tracking import TrackingContext, close_trial_runs, lineage_tags
+from training.tracking import TrackingContext, TrialLogger, lineage_tags
 from training.tuner import Interrupt, build_tuner
 from training.winner import Winner, fit_and_log_winner
 
@@ -105,8 +105,6 @@ def run_sweep(
         return outcome
     except (SweepInterruptedError, KeyboardInterrupt):
         status = "KILLED"
-        if client is not None:
-            close_trial_runs(client, tracking.experiment_id, tracking.sweep_run_id, "KILLED", set())
         raise
     finally:
         interrupt.restore()
@@ -155,16 +153,26 @@ def _tune(
     """Run the trials, close their MLflow runs, and pick the best; raises if interrupted or nothing succeeded."""
     # Our Interrupt stopper handles SIGINT (see tuner.py); Tune's own handler would hide the interrupt from us.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    progress = ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples)
+    callbacks: list[tune.Callback] = [ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples)]
+    logger = None
+    if client is not None:
+        logger = TrialLogger(tracking, spec.trainer.params, interrupt.event.is_set)
+        callbacks.append(logger)
     run_name = f"{spec.experiment}-{tracking.sweep_run_id or int(time.time())}"
     storage = (state_dir or state_dir_from_env()) / "tune"
-    tuner = build_tuner(spec, splits, tracking, storage, run_name, interrupt, [progress])
+    tuner = build_tuner(spec, splits, storage, run_name, interrupt, callbacks)
     began = time.monotonic()
-    grid = tuner.fit()
+    open_runs_status = "KILLED"  # if fit() raises, unfinished trials were killed with it
+    try:
+        grid = tuner.fit()
+        # Trials still open now were cut by the time budget (or the interrupt, which the logger already saw).
+        open_runs_status = "KILLED" if interrupt.event.is_set() else "FINISHED"
+    finally:
+        if logger is not None:
+            logger.close(open_runs_status)  # drains the logging thread: its time counts in the wall time
     tune_wall_s = time.monotonic() - began
-    if client is not None:
-        status = "KILLED" if interrupt.event.is_set() else "FINISHED"
-        close_trial_runs(client, tracking.experiment_id, tracking.sweep_run_id, status, progress.errored)
+    if logger is not None and logger.errors:
+        console.print(f"[yellow]{len(logger.errors)} MLflow logging call(s) failed; first: {logger.errors[0]}")
     _raise_if_interrupted(interrupt, spec, tracking)
     best = _best_result(spec, grid)
     outcome = SweepOutcome(

@@ -1,39 +1,40 @@
-"""MLflow runs of a sweep: one parent run per sweep, one nested run per trial, and closing them honestly.
+"""MLflow runs of a sweep: one parent run per sweep, one nested run per trial.
 
-Trials log through `MlflowClient` (no fluent global state inside Ray workers). A trial stopped by ASHA or killed
-by an interrupt never reaches its own `finish`, so the driver closes whatever is still RUNNING afterwards.
+Trial runs are written by `TrialLogger`, a Tune callback in the driver, so trials never talk to MLflow (workers
+need no route to it, and a slow MLflow cannot slow a trial). Its MLflow calls run in order on one background
+thread, so Tune's event loop never waits on them either; `close` drains that thread.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunStatus, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from pydantic import BaseModel, ConfigDict, Field
+from ray import tune
 
 from registry import tags as tag_names
 
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 EARLY_STOPPED_TAG = "rayship.early_stopped"
+SCORES = ("accuracy", "f1_macro", "log_loss", "roc_auc")
 
 
 class TrackingContext(BaseModel):
-    """What a trial needs to log into the sweep's MLflow run tree; `tracking_uri=None` turns logging off."""
+    """Where a sweep's runs go; `tracking_uri=None` turns MLflow logging off (benchmarks)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tracking_uri: str | None = Field(description="MLflow tracking URI; None disables logging (benchmarks).")
+    tracking_uri: str | None = Field(description="MLflow tracking URI; None disables logging.")
     experiment_id: str = Field("", description="MLflow experiment id of the sweep.")
     sweep_run_id: str = Field("", description="Run id of the sweep's parent run; also the sweep id.")
     dataset_sha256: str = Field(description="Fingerprint of the dataset the trials train on.")
     git_commit: str = Field(description="Commit of the code that ran the sweep, or 'unknown'.")
-
-    @property
-    def enabled(self) -> bool:
-        return self.tracking_uri is not None
 
 
 def lineage_tags(context: TrackingContext) -> dict[str, str]:
@@ -46,55 +47,83 @@ def lineage_tags(context: TrackingContext) -> dict[str, str]:
     }
 
 
-class TrialRun:
-    """The nested MLflow run of one trial (a no-op when logging is off)."""
+class TrialLogger(tune.Callback):
+    """Logs every trial as an MLflow run nested under the sweep run: params, per-report validation scores
+    (`valid_<metric>` at step = report number), lineage tags, and an honest final status."""
 
-    def __init__(self, client: MlflowClient | None, run_id: str | None) -> None:
-        self._client, self.run_id = client, run_id
+    def __init__(self, context: TrackingContext, fixed_params: dict[str, Any], interrupted: Callable[[], bool]) -> None:
+        self._context, self._fixed, self._interrupted = context, dict(fixed_params), interrupted
+        self._client: MlflowClient | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._runs: dict[str, str] = {}  # trial id -> run id (touched only on the logging thread)
+        self._open: set[str] = set()
+        self.errors: list[str] = []
 
-    @classmethod
-    def start(cls, context: TrackingContext, trial_id: str, trial_name: str, params: dict[str, Any]) -> TrialRun:
-        if not context.enabled:
-            return cls(None, None)
-        client = MlflowClient(tracking_uri=context.tracking_uri)
-        tags = {**lineage_tags(context), PARENT_TAG: context.sweep_run_id, tag_names.TRIAL_ID: trial_id}
-        run = client.create_run(context.experiment_id, tags=tags, run_name=trial_name)
-        client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
-        return cls(client, run.info.run_id)
+    def __getstate__(self) -> dict:
+        # Tune pickles its run config for resuming; the thread, client and interrupt hook stay behind.
+        return {"context": self._context, "fixed": self._fixed}
 
-    def log(self, step: int, scores: dict[str, float]) -> None:
-        """Log one report's validation scores at `step` (one request per report)."""
-        if self._client is None:
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["context"], state["fixed"], lambda: False)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._submit(self._start, trial.trial_id, str(trial), {**self._fixed, **dict(trial.config)})
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        scores = {key: float(result[key]) for key in SCORES if key in result}
+        self._submit(self._log, trial.trial_id, int(result.get("iteration", iteration)), scores)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        if self._interrupted():
+            self._submit(self._finish, trial.trial_id, "KILLED", False)
+        else:
+            early = not (trial.last_result or {}).get("done", False)
+            self._submit(self._finish, trial.trial_id, "FINISHED", early)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._submit(self._finish, trial.trial_id, "FAILED", False)
+
+    def close(self, status_of_open_runs: str) -> None:
+        """End runs still open (e.g. KILLED after an interrupt) and wait for every queued call."""
+        if self._executor is None:
             return
+        self._submit(self._finish_open, status_of_open_runs)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+
+    def _submit(self, call: Callable[..., None], *args: Any) -> None:
+        if self._executor is None:
+            self._client = MlflowClient(tracking_uri=self._context.tracking_uri)
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rayship-mlflow")
+        self._executor.submit(self._guarded, call, *args)
+
+    def _guarded(self, call: Callable[..., None], *args: Any) -> None:
+        try:
+            call(*args)
+        except Exception as exc:  # noqa: BLE001 - a failed log call must not kill the sweep; it is reported
+            self.errors.append(f"{call.__name__}: {exc}")
+
+    def _start(self, trial_id: str, name: str, params: dict[str, Any]) -> None:
+        context = self._context
+        tags = {**lineage_tags(context), PARENT_TAG: context.sweep_run_id, tag_names.TRIAL_ID: trial_id}
+        run = self._client.create_run(context.experiment_id, tags=tags, run_name=name)
+        self._client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
+        self._runs[trial_id] = run.info.run_id
+        self._open.add(trial_id)
+
+    def _log(self, trial_id: str, step: int, scores: dict[str, float]) -> None:
         now = int(time.time() * 1000)
-        metrics = [Metric(f"valid_{k}", v, now, step) for k, v in scores.items()]
-        self._client.log_batch(self.run_id, metrics=metrics)
+        metrics = [Metric(f"valid_{key}", value, now, step) for key, value in scores.items()]
+        self._client.log_batch(self._runs[trial_id], metrics=metrics)
 
-    def finish(self, status: str = "FINISHED") -> None:
-        if self._client is not None:
-            self._client.set_terminated(self.run_id, status)
+    def _finish(self, trial_id: str, status: str, early_stopped: bool) -> None:
+        if trial_id not in self._open:
+            return
+        if early_stopped:
+            self._client.log_batch(self._runs[trial_id], tags=[RunTag(EARLY_STOPPED_TAG, "true")])
+        self._client.set_terminated(self._runs[trial_id], status)
+        self._open.discard(trial_id)
 
-
-def trial_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> dict[str, Any]:
-    """The sweep's trial runs keyed by Tune trial id."""
-    runs = client.search_runs(
-        [experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{sweep_run_id}'", max_results=10_000
-    )
-    return {run.data.tags.get(tag_names.TRIAL_ID, run.info.run_id): run for run in runs}
-
-
-def close_trial_runs(
-    client: MlflowClient, experiment_id: str, sweep_run_id: str, status: str, errored: set[str]
-) -> None:
-    """End every trial run still RUNNING with `status` (FAILED for errored trials).
-
-    A trial ASHA stopped early never returns from its last report, so it is still RUNNING here; with status
-    FINISHED it ends normally and is tagged `rayship.early_stopped`.
-    """
-    for trial_id, run in trial_runs(client, experiment_id, sweep_run_id).items():
-        if run.info.status != RunStatus.to_string(RunStatus.RUNNING):
-            continue
-        final = "FAILED" if trial_id in errored else status
-        if final == "FINISHED":
-            client.log_batch(run.info.run_id, tags=[RunTag(EARLY_STOPPED_TAG, "true")])
-        client.set_terminated(run.info.run_id, final)
+    def _finish_open(self, status: str) -> None:
+        for trial_id in sorted(self._open):
+            self._finish(trial_id, status, False)

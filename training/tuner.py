@@ -14,7 +14,6 @@ from ray.tune.search import BasicVariantGenerator
 from training.datasets import Splits
 from training.search_space import to_tune_space
 from training.spec import SweepSpec
-from training.tracking import TrackingContext
 from training.trial import run_trial
 
 
@@ -73,7 +72,6 @@ def build_scheduler(spec: SweepSpec) -> TrialScheduler:
 def build_tuner(
     spec: SweepSpec,
     splits: Splits,
-    tracking: TrackingContext,
     storage_path: Path,
     run_name: str,
     stopper: tune.Stopper,
@@ -81,7 +79,7 @@ def build_tuner(
 ) -> tune.Tuner:
     """A Tuner running `spec.num_samples` trials of `run_trial` with fractional CPUs and bounded concurrency."""
     trainable = tune.with_resources(
-        tune.with_parameters(run_trial, splits=splits, spec=spec, tracking=tracking), {"cpu": spec.cpus_per_trial}
+        tune.with_parameters(run_trial, splits=splits, spec=spec), {"cpu": spec.cpus_per_trial}
     )
     return tune.Tuner(
         trainable,

@@ -7,7 +7,7 @@ from registry import tags as tag_names
 from registry.manifest import decode_manifest
 from training.datasets import load_table
 from training.sweep import run_sweep
-from training.tracking import PARENT_TAG
+from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG
 
 
 @pytest.mark.parametrize(
@@ -32,6 +32,8 @@ def test_sweep_logs_nested_runs_and_registers_a_verified_version(
     assert len(trials) == spec.num_samples
     for trial in trials:
         assert trial.info.status == "FINISHED"
+        if spec.scheduler.type == "fifo":  # nothing stops a FIFO trial early
+            assert EARLY_STOPPED_TAG not in trial.data.tags
         assert set(spec.search_space) <= set(trial.data.params)
         assert trial.data.tags[tag_names.DATASET_FINGERPRINT] == sweep_run.data.tags[tag_names.DATASET_FINGERPRINT]
         assert trial.data.tags[tag_names.TRIAL_ID]

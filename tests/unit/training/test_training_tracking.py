@@ -1,10 +1,23 @@
 import pickle
+from dataclasses import dataclass, field
 
 import pytest
 from mlflow import MlflowClient
 
-from training.tracking import EARLY_STOPPED_TAG, TrackingContext, TrialRun, close_trial_runs
+from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG, TrackingContext, TrialLogger
 from training.tuner import Interrupt
+
+
+@dataclass
+class FakeTrial:
+    """The attributes of a Tune `Trial` the logger reads."""
+
+    trial_id: str
+    config: dict = field(default_factory=dict)
+    last_result: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"run_trial_{self.trial_id}"
 
 
 @pytest.fixture
@@ -23,51 +36,75 @@ def sweep(tmp_path):
     return client, context
 
 
-def test_trial_runs_nest_under_the_sweep_with_lineage(sweep):
+def trial_runs(client, context):
+    runs = client.search_runs([context.experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{context.sweep_run_id}'")
+    return {run.data.tags["rayship.trial_id"]: run for run in runs}
+
+
+def test_trials_become_nested_runs_with_params_history_and_lineage(sweep):
     client, context = sweep
-    trial = TrialRun.start(context, "t_00001", "trial-1", {"max_depth": 3})
-    trial.log(1, {"accuracy": 0.5})
-    trial.log(2, {"accuracy": 0.75})
-    trial.finish()
-    run = client.get_run(trial.run_id)
-    assert run.data.tags["mlflow.parentRunId"] == context.sweep_run_id
-    assert run.data.tags["rayship.trial_id"] == "t_00001"
+    logger = TrialLogger(context, {"random_state": 0}, interrupted=lambda: False)
+    trial = FakeTrial("t_00001", config={"max_depth": 3})
+    logger.on_trial_start(0, [], trial)
+    logger.on_trial_result(1, [], trial, {"accuracy": 0.5, "iteration": 1, "time_total_s": 1.0})
+    logger.on_trial_result(2, [], trial, {"accuracy": 0.75, "iteration": 2})
+    trial.last_result = {"accuracy": 0.75, "done": True}
+    logger.on_trial_complete(2, [], trial)
+    logger.close("KILLED")
+    run = trial_runs(client, context)["t_00001"]
+    assert run.info.run_name == "run_trial_t_00001"
+    assert run.data.tags[PARENT_TAG] == context.sweep_run_id
     assert run.data.tags["rayship.sweep_id"] == context.sweep_run_id
     assert run.data.tags["rayship.dataset_sha256"] == "a" * 64
     assert run.data.tags["mlflow.source.git.commit"] == "abc123"
-    assert run.data.params == {"max_depth": "3"}
-    history = client.get_metric_history(trial.run_id, "valid_accuracy")
+    assert EARLY_STOPPED_TAG not in run.data.tags
+    assert run.data.params == {"max_depth": "3", "random_state": "0"}
+    history = client.get_metric_history(run.info.run_id, "valid_accuracy")
     assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.75)]
     assert run.info.status == "FINISHED"
+    assert logger.errors == []
 
 
-def test_closing_marks_unfinished_trials(sweep):
+def test_final_statuses_early_stop_failure_and_leftovers(sweep):
     client, context = sweep
-    done = TrialRun.start(context, "t_done", "done", {})
-    done.finish()
-    stopped = TrialRun.start(context, "t_stopped", "stopped", {})
-    crashed = TrialRun.start(context, "t_crashed", "crashed", {})
-    close_trial_runs(client, context.experiment_id, context.sweep_run_id, "FINISHED", errored={"t_crashed"})
-    assert client.get_run(done.run_id).info.status == "FINISHED"
-    assert EARLY_STOPPED_TAG not in client.get_run(done.run_id).data.tags
-    assert client.get_run(stopped.run_id).info.status == "FINISHED"
-    assert client.get_run(stopped.run_id).data.tags[EARLY_STOPPED_TAG] == "true"
-    assert client.get_run(crashed.run_id).info.status == "FAILED"
+    logger = TrialLogger(context, {}, interrupted=lambda: False)
+    stopped, crashed, cut = FakeTrial("stopped"), FakeTrial("crashed"), FakeTrial("cut")
+    for trial in (stopped, crashed, cut):
+        logger.on_trial_start(0, [], trial)
+    stopped.last_result = {"accuracy": 0.1, "done": False}  # ASHA stopped it before its last report
+    logger.on_trial_complete(1, [], stopped)
+    logger.on_trial_error(1, [], crashed)
+    logger.close("FINISHED")
+    runs = trial_runs(client, context)
+    assert runs["stopped"].info.status == "FINISHED"
+    assert runs["stopped"].data.tags[EARLY_STOPPED_TAG] == "true"
+    assert runs["crashed"].info.status == "FAILED"
+    assert runs["cut"].info.status == "FINISHED"
 
 
-def test_interrupt_kills_every_running_trial(sweep):
+def test_an_interrupt_kills_completed_and_open_trials(sweep):
     client, context = sweep
-    running = [TrialRun.start(context, f"t_{i}", f"trial-{i}", {}) for i in range(2)]
-    close_trial_runs(client, context.experiment_id, context.sweep_run_id, "KILLED", errored=set())
-    assert [client.get_run(r.run_id).info.status for r in running] == ["KILLED", "KILLED"]
+    interrupt = Interrupt()
+    logger = TrialLogger(context, {}, interrupted=interrupt.event.is_set)
+    first, second = FakeTrial("first"), FakeTrial("second")
+    logger.on_trial_start(0, [], first)
+    logger.on_trial_start(0, [], second)
+    interrupt.event.set()
+    logger.on_trial_complete(1, [], first)  # Tune stops trials when the stopper fires
+    logger.close("KILLED")
+    assert {k: r.info.status for k, r in trial_runs(client, context).items()} == {
+        "first": "KILLED",
+        "second": "KILLED",
+    }
 
 
-def test_logging_off_is_a_no_op():
-    context = TrackingContext(tracking_uri=None, dataset_sha256="a" * 64, git_commit="x")
-    trial = TrialRun.start(context, "t", "t", {"a": 1})
-    trial.log(1, {"accuracy": 1.0})
-    trial.finish()
-    assert trial.run_id is None
+def test_logger_pickles_without_its_thread_or_client(sweep):
+    _, context = sweep
+    logger = TrialLogger(context, {"a": 1}, interrupted=lambda: True)
+    logger.on_trial_start(0, [], FakeTrial("x"))
+    copy = pickle.loads(pickle.dumps(logger))
+    assert copy._executor is None and copy._interrupted() is False
+    logger.close("KILLED")
 
 
 def test_interrupt_stopper_stops_all_once_signalled_and_pickles_fresh():
