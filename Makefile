@@ -49,7 +49,8 @@ test-e2e: setup
 	$(call run_tier,tests/e2e)
 
 bench: setup
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/run_all.py
 
 render: setup
 	$(BIN)/python -m kuberay

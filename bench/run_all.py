@@ -1,0 +1,94 @@
+"""`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
+
+    python bench/run_all.py [--only training,serving,rollout]
+
+It reuses a cluster already up (`make up`) or starts one and stops it at the end. The serving benchmark needs two
+registered versions of `iris`: two sweeps of `configs/training/iris-sklearn.yaml` register them first. Results
+are JSON files in `bench/results/`; figures quoted in the README come from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from cluster import lifecycle
+from cluster.commands import client_exports
+from cluster.settings import settings_from_env
+from cluster.token import token_path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+BENCHES = ("training", "serving", "rollout")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run_all.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
+    chosen = [name.strip() for name in parser.parse_args(argv).only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    settings = settings_from_env()
+    rows = lifecycle.status(settings)
+    started = not (rows and all(running for _, _, running, _ in rows))
+    if started:
+        lifecycle.up(settings)
+    os.environ.update(client_exports(settings, token_path()))
+    failures = []
+    try:
+        for name in chosen:
+            print(f"\n==== benchmark: {name} ====", flush=True)
+            if RUNNERS[name]() != 0:
+                failures.append(name)
+    finally:
+        if started:
+            lifecycle.down(settings)
+    print(f"\nbenchmarks done; failed: {', '.join(failures) or 'none'}; results in {BENCH_DIR / 'results'}")
+    return 1 if failures else 0
+
+
+def _run(*args: str) -> int:
+    return subprocess.run([sys.executable, *args], cwd=REPO, check=False).returncode
+
+
+def _training() -> int:
+    return _run(str(BENCH_DIR / "bench_training.py"))
+
+
+def _serving() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is missing: `make bench` installs it (Debian package wrk)")
+        return 1
+    for _ in range(2):
+        code = _run("-m", "training", "sweep", "--config", "configs/training/iris-sklearn.yaml", "--register")
+        if code != 0:
+            return code
+    one, two = _two_newest_versions("iris")
+    return _run(str(BENCH_DIR / "bench_serving.py"), "--model-uri", one, "--second-model-uri", two)
+
+
+def _two_newest_versions(model: str) -> tuple[str, str]:
+    versions = sorted(int(v.version) for v in MlflowClient().search_model_versions(f"name='{model}'"))
+    older, newer = versions[-2:]
+    return f"models:/{model}/{older}", f"models:/{model}/{newer}"
+
+
+def _rollout() -> int:
+    script = BENCH_DIR / "bench_rollout.py"
+    if not script.exists():
+        print("no rollout benchmark yet")
+        return 0
+    return _run(str(script))
+
+
+RUNNERS = {"training": _training, "serving": _serving, "rollout": _rollout}
+
+if __name__ == "__main__":
+    raise SystemExit(main())
