@@ -102,9 +102,7 @@ def is_conclusive(spec: AnalysisSpec, candidate: VersionWindow) -> bool:
     return candidate.requests >= spec.min_requests
 
 
-def evaluate_checks(
-    spec: AnalysisSpec, candidate: VersionWindow, champion: VersionWindow
-) -> list[CheckResult]:
+def evaluate_checks(spec: AnalysisSpec, candidate: VersionWindow, champion: VersionWindow) -> list[CheckResult]:
     """Every metric check, then the candidate-versus-champion comparison, for one conclusive interval."""
     results = [_metric_check(check, candidate) for check in spec.metrics]
     if spec.comparison is not None:
@@ -145,9 +143,7 @@ def _metric_check(check: MetricCheck, candidate: VersionWindow) -> CheckResult:
             reason=f"{value:.4g} below min {check.min:g}",
         )
     limit = check.max if check.max is not None else check.min
-    return CheckResult(
-        name=check.name, passed=True, value=value, limit=limit, reason=f"{value:.4g} within bounds"
-    )
+    return CheckResult(name=check.name, passed=True, value=value, limit=limit, reason=f"{value:.4g} within bounds")
 
 
 def _comparison_checks(
@@ -155,9 +151,7 @@ def _comparison_checks(
 ) -> list[CheckResult]:
     results = []
     if comparison.error_rate_significance is not None:
-        results.append(
-            _error_rate_comparison(comparison.error_rate_significance, min_requests, candidate, champion)
-        )
+        results.append(_error_rate_comparison(comparison.error_rate_significance, min_requests, candidate, champion))
     if comparison.max_p99_latency_ratio is not None:
         results.append(
             _latency_ratio(
@@ -200,7 +194,5 @@ def _latency_ratio(
         return CheckResult(name=name, passed=True, value=None, limit=max_ratio, reason=reason)
     ratio = candidate.p99_ms / champion.p99_ms
     passed = ratio <= max_ratio
-    reason = (
-        f"candidate p99 is {ratio:.2f}x the champion's ({'within' if passed else 'above'} {max_ratio:g}x)"
-    )
+    reason = f"candidate p99 is {ratio:.2f}x the champion's ({'within' if passed else 'above'} {max_ratio:g}x)"
     return CheckResult(name=name, passed=passed, value=ratio, limit=max_ratio, reason=reason)

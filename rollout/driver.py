@@ -34,9 +34,7 @@ REVERT = "revert"
 
 
 class RolloutRegistry(Protocol):
-    def record_outcome(
-        self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str
-    ) -> None:
+    def record_outcome(self, model: str, champion: str, candidate: str, verdict: str, rollout_id: str) -> None:
         """Tag both versions with the verdict and rollout id; 'promoted' moves the champion alias to the
         candidate, 'reverted' moves it back to the champion. Must be idempotent (it may be replayed)."""
         ...
@@ -49,9 +47,7 @@ class NotAChangeError(InvalidInputError):
 
 @dataclass(frozen=True)
 class DriverSettings:
-    lease_ttl_s: float = (
-        300.0  # covers the longest blocking step (a deploy); dead local holders are taken over
-    )
+    lease_ttl_s: float = 300.0  # covers the longest blocking step (a deploy); dead local holders are taken over
     min_sleep_s: float = 0.1
     apply_attempts: int = 5
     retry_backoff_s: float = 1.0
@@ -129,16 +125,10 @@ class RolloutDriver:
             if reason is not None:
                 self.store.clear_abort()
                 promoted = _promoted(state)
-                state = (
-                    self._revert(state, reason)
-                    if promoted
-                    else self._act(state, abort(state, reason), "aborted")
-                )
+                state = self._revert(state, reason) if promoted else self._act(state, abort(state, reason), "aborted")
             elif state.phase is Phase.INITIALIZED and not self._candidate_ready(state):
                 if not self._deploy(state):
-                    state = self._act(
-                        state, abort(state, f"version {state.candidate} failed to start"), "aborted"
-                    )
+                    state = self._act(state, abort(state, f"version {state.candidate} failed to start"), "aborted")
             else:
                 state = self._step(state)
         return state
@@ -146,9 +136,7 @@ class RolloutDriver:
     def _step(self, state: RolloutState) -> RolloutState:
         observation, latest = self._observe(state)
         decision = step(state, observation, self.spec, self.clock.now())
-        consumed = (
-            observation is not None and decision.state.interval_started_at_s == observation.collected_at_s
-        )
+        consumed = observation is not None and decision.state.interval_started_at_s == observation.collected_at_s
         if decision.action is Action.HOLD or decision.action is Action.PAUSE:
             state = self._record(state, decision)
             if consumed or self.baseline is None:
@@ -256,13 +244,9 @@ class RolloutDriver:
         if state.phase not in (Phase.PROGRESSING, Phase.PAUSED):
             return None, self.baseline
         latest = self._snapshot_after(None)
-        if (
-            latest is None
-        ):  # stats unreadable: an empty window since the interval began, which is inconclusive
+        if latest is None:  # stats unreadable: an empty window since the interval began, which is inconclusive
             now = self._now()
-            return Observation(
-                collected_at_s=now, window_s=max(now - state.interval_started_at_s, 1e-6)
-            ), None
+            return Observation(collected_at_s=now, window_s=max(now - state.interval_started_at_s, 1e-6)), None
         if self.baseline is None:
             return None, latest
         observation = observation_between(
@@ -372,8 +356,7 @@ class RolloutDriver:
         times = [
             event.applied_at_s
             for event in self.store.events()
-            if event.rollout_id == state.rollout_id
-            and event.phase in {Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING}
+            if event.rollout_id == state.rollout_id and event.phase in {Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING}
         ]
         return max(times, default=self._now())
 
@@ -390,9 +373,7 @@ class RolloutDriver:
 
     def _emit(self, action: str, state: RolloutState, observation: Observation | None, checks: list) -> None:
         if self.on_progress is not None:
-            progress = Progress(
-                at_s=self._now(), action=action, state=state, observation=observation, checks=checks
-            )
+            progress = Progress(at_s=self._now(), action=action, state=state, observation=observation, checks=checks)
             self.on_progress(progress)
 
 

@@ -76,14 +76,10 @@ def apply_effect(config: dict, model: str, effect: Effect) -> tuple[dict, list[s
     if kind == "route":
         # A version that never got listed (its deploy failed) has nothing to set back to 0.
         listed = {route["version"] for route in gateway_policy(config, model)["versions"]}
-        weights = {
-            version: weight for version, weight in effect["weights"].items() if weight or version in listed
-        }
+        weights = {version: weight for version, weight in effect["weights"].items() if weight or version in listed}
         config = with_weights(config, model, weights)
         shadow = effect.get("shadow")
-        config = with_shadow(
-            config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0
-        )
+        config = with_shadow(config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0)
         if effect.get("champion"):
             config = with_champion(config, model, effect["champion"])
         return config, [GATEWAY_APP]

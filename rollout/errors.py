@@ -21,9 +21,7 @@ class GatewayNotFoundError(NotFoundError):
     """The Serve config has no gateway application (or it lacks the Gateway deployment)."""
 
     def __init__(self, app_name: str, deployment_name: str) -> None:
-        super().__init__(
-            f"Serve config has no application '{app_name}' with a deployment '{deployment_name}'"
-        )
+        super().__init__(f"Serve config has no application '{app_name}' with a deployment '{deployment_name}'")
 
 
 class ModelPolicyNotFoundError(NotFoundError):
@@ -124,9 +122,7 @@ class AppStartError(ConflictError):
     """A Serve application failed to deploy or did not become RUNNING in time."""
 
     def __init__(self, app_name: str, status: str, detail: str) -> None:
-        super().__init__(
-            f"Application '{app_name}' did not start: {status}" + (f" ({detail})" if detail else "")
-        )
+        super().__init__(f"Application '{app_name}' did not start: {status}" + (f" ({detail})" if detail else ""))
         self.app_name = app_name
         self.status = status
 

@@ -25,9 +25,7 @@ PHASE_STYLES = {
 }
 
 
-def render(
-    state: RolloutState, spec: RolloutSpec, observation: Observation | None, checks: list[CheckResult]
-) -> Group:
+def render(state: RolloutState, spec: RolloutSpec, observation: Observation | None, checks: list[CheckResult]) -> Group:
     steps = len(spec.schedule())
     headline = Text.assemble(
         (f"{state.model} ", "bold"),

@@ -71,9 +71,7 @@ def snapshot_from_model_stats(stats: ModelStats) -> StatsSnapshot:
         model=stats.model,
         collected_at_s=stats.collected_at,
         oldest_push_at_s=stats.oldest_push_at,
-        versions={
-            version: counters_from_stats(version_stats) for version, version_stats in stats.versions.items()
-        },
+        versions={version: counters_from_stats(version_stats) for version, version_stats in stats.versions.items()},
     )
 
 
@@ -87,8 +85,7 @@ def observation_between(
     """Per-version windows between two snapshots the driver took at `before_at_s` and `after_at_s` on its own
     clock (the policy compares windows with the times it recorded on that clock)."""
     versions = {
-        version: window_between(before.versions.get(version), counters)
-        for version, counters in after.versions.items()
+        version: window_between(before.versions.get(version), counters) for version, counters in after.versions.items()
     }
     return Observation(
         collected_at_s=after_at_s,
@@ -101,9 +98,7 @@ def observation_between(
 class GatewayStatsSource:
     """Reads `GET <serve_url>/-/rayship/stats?model=M` with the cluster token."""
 
-    def __init__(
-        self, serve_url: str, token: str | None, timeout_s: float = 5.0, client: httpx.Client | None = None
-    ):
+    def __init__(self, serve_url: str, token: str | None, timeout_s: float = 5.0, client: httpx.Client | None = None):
         self.url = serve_url.rstrip("/") + STATS_PATH
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = client or httpx.Client(timeout=timeout_s)
@@ -115,15 +110,11 @@ class GatewayStatsSource:
         except httpx.HTTPError as exc:
             raise MetricsUnavailableError(model, self.url, f"{type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
-            raise MetricsUnavailableError(
-                model, self.url, f"HTTP {response.status_code}: {_error_text(response)}"
-            )
+            raise MetricsUnavailableError(model, self.url, f"HTTP {response.status_code}: {_error_text(response)}")
         try:
             return snapshot_from_model_stats(ModelStats.model_validate_json(response.content))
         except ValidationError as exc:
-            raise MetricsUnavailableError(
-                model, self.url, f"unexpected response ({exc.error_count()} errors)"
-            ) from exc
+            raise MetricsUnavailableError(model, self.url, f"unexpected response ({exc.error_count()} errors)") from exc
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -43,9 +43,7 @@ class VersionWindow(BaseModel):
 
     requests: int = Field(default=0, ge=0, description="Requests in the window.")
     errors: int = Field(default=0, ge=0, description="Failed requests in the window.")
-    p50_ms: float | None = Field(
-        default=None, ge=0, description="Median latency in ms; null without requests."
-    )
+    p50_ms: float | None = Field(default=None, ge=0, description="Median latency in ms; null without requests.")
     p99_ms: float | None = Field(
         default=None, ge=0, description="99th percentile latency in ms; null without requests."
     )

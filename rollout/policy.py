@@ -67,34 +67,22 @@ class RolloutState(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rollout_id: str = Field(
-        description="Unique id of this rollout (used in tags, reports and the event log)."
-    )
+    rollout_id: str = Field(description="Unique id of this rollout (used in tags, reports and the event log).")
     model: str = Field(description="Registered model name.")
     strategy: str = Field(description="canary, bluegreen, shadow or abtest.")
     champion: str = Field(description="Version serving users when the rollout started.")
     candidate: str = Field(description="Version being rolled out.")
     phase: Phase = Field(default=Phase.INITIALIZED, description="Where the rollout is (Flagger's phases).")
-    step_index: int = Field(
-        default=-1, ge=-1, description="Index into the spec's schedule; -1 before the first."
-    )
-    candidate_weight: int = Field(
-        default=0, ge=0, le=100, description="Candidate's share of live traffic (%)."
-    )
-    mirror_percent: int = Field(
-        default=0, ge=0, le=100, description="Share of traffic mirrored to the candidate."
-    )
+    step_index: int = Field(default=-1, ge=-1, description="Index into the spec's schedule; -1 before the first.")
+    candidate_weight: int = Field(default=0, ge=0, le=100, description="Candidate's share of live traffic (%).")
+    mirror_percent: int = Field(default=0, ge=0, le=100, description="Share of traffic mirrored to the candidate.")
     failed_checks: int = Field(default=0, ge=0, description="Intervals that failed a check (cumulative).")
     inconclusive: int = Field(default=0, ge=0, description="Consecutive intervals with too little data.")
     iterations: int = Field(default=0, ge=0, description="Conclusive intervals analysed.")
     started_at_s: float = Field(description="When the rollout (or its last restart) started, driver clock.")
     interval_started_at_s: float = Field(description="Start of the current analysis interval, driver clock.")
-    candidate_totals: Totals = Field(
-        default_factory=Totals, description="Candidate's traffic over the rollout."
-    )
-    champion_totals: Totals = Field(
-        default_factory=Totals, description="Champion's traffic over the rollout."
-    )
+    candidate_totals: Totals = Field(default_factory=Totals, description="Candidate's traffic over the rollout.")
+    champion_totals: Totals = Field(default_factory=Totals, description="Champion's traffic over the rollout.")
     message: str = Field(default="", description="Why the last decision was taken.")
 
     def weights(self) -> dict[str, int]:
@@ -109,18 +97,14 @@ class Decision(BaseModel):
 
     action: Action = Field(description="What the driver must apply.")
     state: RolloutState = Field(description="The state after the action.")
-    checks: list[CheckResult] = Field(
-        default_factory=list, description="Checks of the interval just analysed."
-    )
+    checks: list[CheckResult] = Field(default_factory=list, description="Checks of the interval just analysed.")
 
     @property
     def reason(self) -> str:
         return self.state.message
 
 
-def start(
-    rollout_id: str, model: str, champion: str, candidate: str, spec: RolloutSpec, now_s: float
-) -> RolloutState:
+def start(rollout_id: str, model: str, champion: str, candidate: str, spec: RolloutSpec, now_s: float) -> RolloutState:
     """The state of a rollout that has not routed anything to the candidate yet."""
     return RolloutState(
         rollout_id=rollout_id,
@@ -181,9 +165,7 @@ def _analyse(state: RolloutState, observation: Observation, spec: RolloutSpec, n
     return _passed_interval(state, spec, checks, now_s)
 
 
-def _inconclusive(
-    state: RolloutState, spec: RolloutSpec, observation: Observation, requests: int
-) -> Decision:
+def _inconclusive(state: RolloutState, spec: RolloutSpec, observation: Observation, requests: int) -> Decision:
     """Too little data: the window is not consumed, so it keeps growing until it holds `min_requests`; the
     count is the number of whole intervals it has spanned (whatever the polling rate)."""
     count = max(int(observation.window_s / spec.interval_s + CLOCK_TOLERANCE_S), 1)
@@ -205,14 +187,10 @@ def _failed_interval(
     what = "; ".join(f"{check.name}: {check.reason}" for check in failed)
     if count >= spec.threshold:
         return _rollback(state, f"failed checks {count}/{spec.threshold} ({what}); rolled back", checks)
-    return _hold(
-        state, f"failed checks {count}/{spec.threshold} ({what}); holding", checks, phase=Phase.PROGRESSING
-    )
+    return _hold(state, f"failed checks {count}/{spec.threshold} ({what}); holding", checks, phase=Phase.PROGRESSING)
 
 
-def _passed_interval(
-    state: RolloutState, spec: RolloutSpec, checks: list[CheckResult], now_s: float
-) -> Decision:
+def _passed_interval(state: RolloutState, spec: RolloutSpec, checks: list[CheckResult], now_s: float) -> Decision:
     schedule = spec.schedule()
     next_index = state.step_index + 1
     if next_index < len(schedule):
@@ -224,9 +202,7 @@ def _passed_interval(
     if promotes_on_success(spec) or _ab_winner(state, spec):
         update = {"candidate_weight": 100, "mirror_percent": 0, "interval_started_at_s": now_s}
         state = state.model_copy(update=update)
-        return _decide(
-            Action.PROMOTE, state, f"all {len(schedule)} steps passed; promoting", checks, Phase.PROMOTING
-        )
+        return _decide(Action.PROMOTE, state, f"all {len(schedule)} steps passed; promoting", checks, Phase.PROMOTING)
     state = state.model_copy(update={"candidate_weight": 0, "mirror_percent": 0})
     return _decide(
         Action.CONCLUDE,

@@ -77,8 +77,7 @@ def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_na
     final = history[-1].state
     t0 = history[0].at_s
     lines = [
-        f"# Rollout {final.rollout_id}: {final.model} {final.champion} -> {final.candidate} "
-        f"({final.strategy})",
+        f"# Rollout {final.rollout_id}: {final.model} {final.champion} -> {final.candidate} ({final.strategy})",
         "",
         f"**Verdict: {verdict(history, events)}** - {final.message}",
         "",
@@ -147,19 +146,13 @@ def _plot(history: list[Progress], path: Path) -> None:
     ):
         times = [i.t_s for i in intervals]
         windows = [getattr(i, pick) for i in intervals]
-        errors.plot(
-            times, [w.errors / w.requests if w.requests else float("nan") for w in windows], "o-", label=label
-        )
-        latency.plot(
-            times, [w.p99_ms if w.p99_ms is not None else float("nan") for w in windows], "o-", label=label
-        )
+        errors.plot(times, [w.errors / w.requests if w.requests else float("nan") for w in windows], "o-", label=label)
+        latency.plot(times, [w.p99_ms if w.p99_ms is not None else float("nan") for w in windows], "o-", label=label)
     errors.set_ylabel("error rate")
     latency.set_ylabel("p99 latency (ms)")
     latency.set_xlabel("seconds since start")
     errors.legend(loc="upper left")
-    figure.suptitle(
-        f"{final.model}: {final.champion} -> {final.candidate} ({final.strategy}, {final.phase.value})"
-    )
+    figure.suptitle(f"{final.model}: {final.champion} -> {final.candidate} ({final.strategy}, {final.phase.value})")
     figure.tight_layout()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     figure.savefig(temporary, dpi=80)

@@ -121,9 +121,7 @@ def with_weights(config: dict, model: str, weights: dict[str, int]) -> dict:
     total = sum(weights.values())
     if total != 100:
         raise InvalidWeightsError(model, f"weights sum to {total}, not 100")
-    policy["versions"] = [
-        {**route, "weight": weights.get(route["version"], 0)} for route in policy["versions"]
-    ]
+    policy["versions"] = [{**route, "weight": weights.get(route["version"], 0)} for route in policy["versions"]]
     return with_gateway_policy(config, model, policy)
 
 
@@ -143,9 +141,7 @@ def without_policy_version(config: dict, model: str, version: str) -> dict:
     if route is None:
         raise VersionNotInPolicyError(model, version)
     if route["weight"] != 0:
-        raise InvalidWeightsError(
-            model, f"version '{version}' still has weight {route['weight']}; set it to 0 first"
-        )
+        raise InvalidWeightsError(model, f"version '{version}' still has weight {route['weight']}; set it to 0 first")
     policy["versions"] = [route for route in policy["versions"] if route["version"] != version]
     if (policy.get("shadow") or {}).get("version") == version:
         policy["shadow"] = None

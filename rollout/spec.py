@@ -30,12 +30,8 @@ class MetricCheck(BaseModel):
     name: MetricName = Field(
         description="Which figure to check: candidate_error_rate (0..1) or candidate_p99_latency_ms."
     )
-    min: float | None = Field(
-        default=None, description="Lowest acceptable value (inclusive); omit for no bound."
-    )
-    max: float | None = Field(
-        default=None, description="Highest acceptable value (inclusive); omit for no bound."
-    )
+    min: float | None = Field(default=None, description="Lowest acceptable value (inclusive); omit for no bound.")
+    max: float | None = Field(default=None, description="Highest acceptable value (inclusive); omit for no bound.")
 
     @model_validator(mode="after")
     def _bounds_make_sense(self) -> MetricCheck:
@@ -87,9 +83,7 @@ class AnalysisSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    interval_s: float = Field(
-        default=2.0, gt=0, description="Seconds between analyses (Flagger's `interval`)."
-    )
+    interval_s: float = Field(default=2.0, gt=0, description="Seconds between analyses (Flagger's `interval`).")
     threshold: int = Field(
         default=2,
         ge=1,
@@ -118,9 +112,7 @@ class AnalysisSpec(BaseModel):
         ge=0,
         description="Seconds the losing version's app stays deployed (for an instant abort).",
     )
-    failover: bool = Field(
-        default=True, description="The gateway retries a failed candidate request on the champion."
-    )
+    failover: bool = Field(default=True, description="The gateway retries a failed candidate request on the champion.")
 
 
 class CanarySpec(AnalysisSpec):
@@ -181,9 +173,7 @@ class BlueGreenSpec(AnalysisSpec):
     """Candidate at 0 % while smoke-checked (mirrored or synthetic requests), then 100 % at once."""
 
     strategy: Literal["bluegreen"] = Field(description="Switch all traffic at once after a smoke check.")
-    iterations: int = Field(
-        default=3, ge=1, description="Passing intervals of smoke checks before the switch."
-    )
+    iterations: int = Field(default=3, ge=1, description="Passing intervals of smoke checks before the switch.")
     mirror_percent: int = Field(
         default=100,
         ge=0,
@@ -199,12 +189,8 @@ class BlueGreenSpec(AnalysisSpec):
 class ShadowSpec(AnalysisSpec):
     """Mirror a share of traffic to the candidate, discard its answers, compare; never promotes by itself."""
 
-    strategy: Literal["shadow"] = Field(
-        description="Mirror traffic to the candidate without serving its answers."
-    )
-    iterations: int = Field(
-        default=10, ge=1, description="Intervals to mirror before the experiment concludes."
-    )
+    strategy: Literal["shadow"] = Field(description="Mirror traffic to the candidate without serving its answers.")
+    iterations: int = Field(default=10, ge=1, description="Intervals to mirror before the experiment concludes.")
     mirror_percent: int = Field(default=50, ge=1, le=100, description="Percent of live requests mirrored.")
 
     def schedule(self) -> list[int]:
@@ -214,12 +200,8 @@ class ShadowSpec(AnalysisSpec):
 class ABTestSpec(AnalysisSpec):
     """Sticky split by a request key for a duration, with a significance test at the end."""
 
-    strategy: Literal["abtest"] = Field(
-        description="A fixed, sticky split compared with a significance test."
-    )
-    candidate_weight: int = Field(
-        default=50, ge=1, le=99, description="Percent of keys routed to the candidate."
-    )
+    strategy: Literal["abtest"] = Field(description="A fixed, sticky split compared with a significance test.")
+    candidate_weight: int = Field(default=50, ge=1, le=99, description="Percent of keys routed to the candidate.")
     duration_s: float = Field(default=60.0, gt=0, description="Length of the experiment in seconds.")
     sticky_header: str = Field(
         default="x-user-id",
@@ -241,9 +223,7 @@ class ABTestSpec(AnalysisSpec):
     @model_validator(mode="after")
     def _long_enough(self) -> ABTestSpec:
         if self.duration_s < self.interval_s:
-            raise ValueError(
-                f"duration_s {self.duration_s} is shorter than one interval_s ({self.interval_s})"
-            )
+            raise ValueError(f"duration_s {self.duration_s} is shorter than one interval_s ({self.interval_s})")
         return self
 
     def schedule(self) -> list[int]:

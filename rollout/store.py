@@ -38,12 +38,8 @@ class Intent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     step_id: int = Field(ge=1, description="Monotonically increasing id of this step within the model's log.")
-    action: str = Field(
-        description="What to apply: a policy action or a driver step (e.g. deploy_candidate)."
-    )
-    effect: dict[str, Any] = Field(
-        description="Parameters the driver needs to apply the action idempotently."
-    )
+    action: str = Field(description="What to apply: a policy action or a driver step (e.g. deploy_candidate).")
+    effect: dict[str, Any] = Field(description="Parameters the driver needs to apply the action idempotently.")
     state_after: RolloutState = Field(description="The rollout state once the action is applied.")
     reason: str = Field(description="Why, for humans and reports.")
     decided_at_s: float = Field(description="When it was decided (driver clock, seconds).")
@@ -63,9 +59,7 @@ class AppliedEvent(BaseModel):
     reason: str = Field(description="Why.")
     decided_at_s: float = Field(description="When it was decided (driver clock).")
     applied_at_s: float = Field(description="When it was recorded as applied (driver clock).")
-    replayed: bool = Field(
-        default=False, description="Applied by crash recovery rather than the first attempt."
-    )
+    replayed: bool = Field(default=False, description="Applied by crash recovery rather than the first attempt.")
     error: str | None = Field(
         default=None,
         description="Why the action could not be applied (the state stayed as before); null on success.",
@@ -79,9 +73,7 @@ class StoredRollout(BaseModel):
 
     state: RolloutState = Field(description="Rollout state after the last applied step.")
     next_step_id: int = Field(default=1, ge=1, description="Step id the next intent gets.")
-    pending: Intent | None = Field(
-        default=None, description="An intent whose application is not yet recorded."
-    )
+    pending: Intent | None = Field(default=None, description="An intent whose application is not yet recorded.")
 
 
 class RolloutStore:
@@ -103,9 +95,7 @@ class RolloutStore:
         try:
             return StoredRollout.model_validate_json(text)
         except ValidationError as exc:
-            raise CorruptStoreError(
-                str(self.state_path), str(exc.errors(include_url=False)[0]["msg"])
-            ) from exc
+            raise CorruptStoreError(str(self.state_path), str(exc.errors(include_url=False)[0]["msg"])) from exc
 
     def create(self, state: RolloutState) -> StoredRollout:
         """Start a rollout's record; refused while a step of the last one is pending."""
@@ -142,9 +132,7 @@ class RolloutStore:
         self._write(stored.model_copy(update={"pending": intent}))
         return intent
 
-    def commit(
-        self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None
-    ) -> StoredRollout:
+    def commit(self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None) -> StoredRollout:
         """Record the outcome of `intent`: one event line (unless already there), then the state - the
         intent's
         `state_after` when applied, the previous state when it failed with `error`."""
@@ -177,9 +165,7 @@ class RolloutStore:
         try:
             return [AppliedEvent.model_validate_json(line) for line in complete_lines(self.events_path)]
         except ValidationError as exc:
-            raise CorruptStoreError(
-                str(self.events_path), str(exc.errors(include_url=False)[0]["msg"])
-            ) from exc
+            raise CorruptStoreError(str(self.events_path), str(exc.errors(include_url=False)[0]["msg"])) from exc
 
     def request_abort(self, reason: str) -> None:
         """Ask the driver of this model to roll back at its next iteration (read with `abort_request`)."""

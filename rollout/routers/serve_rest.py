@@ -106,9 +106,7 @@ class ServeRestRouter:
         if method == "PUT" and response.status_code in (400, 422):
             raise ServeConfigRejectedError(self.url, response.status_code, detail)
         if response.status_code >= 400:  # auth, 5xx: retried by the driver, then left pending for a rerun
-            raise RouterUnavailableError(
-                self.url, f"{method} failed with HTTP {response.status_code}: {detail}"
-            )
+            raise RouterUnavailableError(self.url, f"{method} failed with HTTP {response.status_code}: {detail}")
         return response
 
 

@@ -43,7 +43,7 @@ class FailsOnRealInput(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):
         values = np.asarray(model_input, dtype=float)
         if np.any(values != 0):
-            raise ValueError("feature scaling bug: this version cannot handle real inputs")
+            raise RuntimeError("feature scaling bug: this version cannot handle real inputs")
         return np.zeros(len(values), dtype=int)
 
 
@@ -164,3 +164,44 @@ def serve_router(cluster: ClusterSettings, token: str) -> Iterator[ServeRestRout
     before = router.read_config()
     yield router
     router.write_config(before, [])
+
+
+@pytest.fixture(scope="session")
+def rollout_versions(cluster: ClusterSettings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, PinnedVersion]:
+    """A champion, a good candidate and a candidate that fails on real input, registered once."""
+    return {
+        "champion": register_good(),
+        "good": register_good(),
+        "broken": register_broken(tmp_path_factory.mktemp("broken-model")),
+    }
+
+
+@pytest.fixture
+def serve_champion(
+    cluster: ClusterSettings, serve_router: ServeRestRouter, rollout_versions: dict[str, PinnedVersion]
+) -> PinnedVersion:
+    """Serve running only the gateway and the champion at 100 %, and the gateway saying the model is ready."""
+    champion = rollout_versions["champion"]
+    serve_router.write_config(
+        gateway_config(serve_router.read_config(), champion),
+        ["gateway", f"{champion.name}-v{champion.version}"],
+    )
+    wait_until_ready(cluster.serve_url, champion.name)
+    return champion
+
+
+def wait_until_ready(serve_url: str, model: str, timeout_s: float = 120.0) -> None:
+    """The gateway resolves version handles lazily: an app Serve calls RUNNING may not be routable yet."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=10) as client:
+        while time.monotonic() < deadline:
+            if client.get(f"{serve_url}/v2/models/{model}/ready").status_code == 200:
+                return
+            time.sleep(0.5)
+    raise AssertionError(f"model {model} not ready at the gateway after {timeout_s:.0f} s")
+
+
+@pytest.fixture
+def traffic(cluster: ClusterSettings) -> type[Traffic]:
+    """`with traffic(cluster.serve_url) as t:` - steady predictions counted by status and version."""
+    return Traffic
