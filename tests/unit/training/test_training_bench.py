@@ -45,3 +45,8 @@ def test_results_are_written_atomically_as_json(tmp_path):
     path = bench.write_json({"trials": 16}, tmp_path)
     assert path.name.startswith("training-") and path.suffix == ".json"
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_the_fastest_repeat_counts():
+    bench = load_bench()
+    assert bench.fastest([outcome(30.0, [1.0]), outcome(25.0, [1.0]), outcome(27.0, [1.0])]).tune_wall_s == 25.0
