@@ -1,0 +1,111 @@
+"""The Python steps of `make demo` that have no CLI of their own.
+
+    python scripts/demo_steps.py newest-version iris
+    python scripts/demo_steps.py register-broken iris        # prints the new version
+    python scripts/demo_steps.py traffic --model iris --rps 15 --duration-s 600 &
+
+`register-broken` registers, with its digests like any version, a model that loads and passes the replica health
+check (an all-zero probe row) but raises on every real input: a preprocessing bug shipped for real, which the
+canary has to catch on live traffic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BROKEN_MODEL_CODE = """
+import mlflow.pyfunc
+import numpy as np
+from mlflow.models import set_model
+
+
+class FailsOnRealInput(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        values = np.asarray(model_input, dtype=float)
+        if np.any(values != 0):
+            raise RuntimeError("feature scaling bug: this version cannot handle real inputs")
+        return np.zeros(len(values), dtype=int)
+
+
+set_model(FailsOnRealInput())
+"""
+ROWS = ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5])
+
+
+def newest_version(model: str) -> int:
+    from mlflow import MlflowClient
+
+    return max(int(v.version) for v in MlflowClient().search_model_versions(f"name='{model}'"))
+
+
+def register_broken(model: str) -> str:
+    import mlflow
+    import numpy as np
+    from mlflow.models import infer_signature
+    from sklearn.datasets import load_iris
+
+    from registry.api import register
+
+    features, _ = load_iris(return_X_y=True, as_frame=True)
+    mlflow.set_experiment("demo-broken-candidate")
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        code = Path(tmp) / "fails_on_real_input.py"
+        code.write_text(BROKEN_MODEL_CODE)
+        signature = infer_signature(features.head(2), np.array([0, 0]))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
+        )
+    pinned = register(
+        model, info.model_id, metrics={}, dataset_fingerprint="iris", sweep_id="demo", trial_id=run.info.run_id
+    )
+    return pinned.version
+
+
+def traffic(model: str, rps: float, duration_s: float) -> None:
+    """Steady single-row predictions, open loop at `rps`; prints a status tally every 10 s."""
+    import httpx
+
+    url = f"{os.environ.get('RAYSHIP_SERVE_URL', 'http://127.0.0.1:8000')}/v1/models/{model}:predict"
+    tally: dict[str, int] = {}
+    started = last_print = time.monotonic()
+    with httpx.Client(timeout=10) as client:
+        for sent in range(int(rps * duration_s)):
+            time.sleep(max(started + sent / rps - time.monotonic(), 0))
+            try:
+                answer = client.post(url, json={"instances": [ROWS[sent % len(ROWS)]]})
+                key = f"{answer.status_code} v{answer.headers.get('x-model-version', '?')}"
+            except httpx.HTTPError as exc:
+                key = type(exc).__name__
+            tally[key] = tally.get(key, 0) + 1
+            if time.monotonic() - last_print >= 10:
+                print(f"[traffic] {dict(sorted(tally.items()))}", flush=True)
+                last_print = time.monotonic()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo_steps.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="step", required=True)
+    sub.add_parser("newest-version").add_argument("model")
+    sub.add_parser("register-broken").add_argument("model")
+    load = sub.add_parser("traffic")
+    load.add_argument("--model", default="iris")
+    load.add_argument("--rps", type=float, default=15.0)
+    load.add_argument("--duration-s", type=float, default=600.0)
+    args = parser.parse_args(argv)
+    if args.step == "newest-version":
+        print(newest_version(args.model))
+    elif args.step == "register-broken":
+        print(register_broken(args.model))
+    else:
+        traffic(args.model, args.rps, args.duration_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    raise SystemExit(main())
