@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--alias", help="alias to give the new version if it passes the gate (needs --register)")
     sweep.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
     sweep.add_argument("--no-mlflow", action="store_true", help="run the trials without MLflow logging")
+    sweep.add_argument("--json", action="store_true", help="print the outcome as one JSON line (last on stdout)")
     return parser
 
 
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     except RayshipError as exc:
         Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
         return 1
-    console.print(summary_table(outcome, spec.metric))
+    if args.json:
+        print(outcome.model_dump_json())
+    else:
+        console.print(summary_table(outcome, spec.metric))
     return 0
 
 

@@ -6,7 +6,6 @@ from registry import download_verified, read_model_facts, resolve
 from registry import tags as tag_names
 from registry.manifest import decode_manifest
 from training.datasets import load_table
-from training.sweep import run_sweep
 from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG
 
 
@@ -15,10 +14,10 @@ from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG
     [("iris-sklearn.yaml", "sklearn"), ("breast-cancer-xgboost.yaml", "xgboost"), ("wine-pytorch.yaml", "pytorch")],
 )
 def test_sweep_logs_nested_runs_and_registers_a_verified_version(
-    cluster, mlflow_client, tiny_spec, tmp_path, config, flavor
+    cluster, mlflow_client, tiny_spec, sweep, tmp_path, config, flavor
 ):
     spec = tiny_spec(config)
-    outcome = run_sweep(spec, register=True, alias="challenger", state_dir=tmp_path)
+    outcome = sweep(spec, "challenger")
 
     sweep_run = mlflow_client.get_run(outcome.sweep_run_id)
     assert sweep_run.info.status == "FINISHED"
@@ -65,15 +64,13 @@ def test_sweep_logs_nested_runs_and_registers_a_verified_version(
 
 
 def test_gate_keeps_the_alias_on_the_champion_when_the_candidate_is_not_better(
-    cluster, mlflow_client, tiny_spec, tmp_path
+    cluster, mlflow_client, tiny_spec, sweep
 ):
     first_spec = tiny_spec("iris-sklearn.yaml")
-    first = run_sweep(first_spec, register=True, alias="champion", state_dir=tmp_path).registration
+    first = sweep(first_spec, "champion").registration
     assert first.gate.passed
     demanding = first_spec.gate.model_copy(update={"margin": 0.5})
-    second = run_sweep(
-        first_spec.model_copy(update={"gate": demanding}), register=True, alias="champion", state_dir=tmp_path
-    ).registration
+    second = sweep(first_spec.model_copy(update={"gate": demanding}), "champion").registration
     assert second.gate.passed is False
     assert second.alias is None
     assert resolve(f"{first_spec.model_name}@champion") == first.pinned
