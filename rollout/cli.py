@@ -1,0 +1,201 @@
+"""`python -m rollout` / `rayship-rollout`: drive a rollout (canary, bluegreen, shadow, abtest), abort one, or show
+where one stands. Addresses come from `eval "$(python -m cluster env)"`.
+
+Exit codes: 0 promoted (or concluded) / abort done, 1 rolled back or aborted, 2 bad input (unknown model or
+version, invalid spec, missing setting), 3 refused or unreachable (another driver holds the lease, cluster down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+
+from registry.errors import InvalidInputError, NotFoundError, RayshipError
+from registry.uri import parse_model_uri
+from rollout import environment
+from rollout.clock import SystemClock
+from rollout.driver import RolloutDriver
+from rollout.errors import LeaseHeldError, SpecError
+from rollout.history import Progress, ProgressLog
+from rollout.lease import LeaseFile, local_holder_alive, local_owner_id
+from rollout.live_view import LiveView
+from rollout.policy import Phase
+from rollout.report import write_report
+from rollout.spec import RolloutSpec
+from rollout.spec_file import STRATEGIES, load_spec
+from rollout.store import RolloutStore
+
+SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "rollouts"
+PROMOTED, ROLLED_BACK, BAD_INPUT, REFUSED = 0, 1, 2, 3
+
+
+class CandidateModelMismatchError(InvalidInputError):
+    def __init__(self, candidate: str, candidate_model: str, model: str) -> None:
+        super().__init__(f"Candidate {candidate} is a version of model '{candidate_model}', not of '{model}'")
+
+
+class StrategyMismatchError(SpecError):
+    def __init__(self, path: str, strategy: str, command: str) -> None:
+        super().__init__(path, f"strategy is '{strategy}' but the command is '{command}'")
+
+
+class NoRolloutError(NotFoundError):
+    def __init__(self, model: str, state_dir: Path) -> None:
+        super().__init__(f"Model '{model}' has no rollout in {state_dir}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rayship-rollout", description="Roll model versions out on Ray Serve.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for strategy in STRATEGIES:
+        command = commands.add_parser(strategy, help=f"run a {strategy} rollout of a candidate version")
+        _model_and_state(command)
+        command.add_argument("--candidate", required=True, help="models:/M/N or models:/M@alias")
+        command.add_argument("--spec", type=Path, default=SPEC_DIR / f"{strategy}.yaml", help="rollout spec YAML")
+        command.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written")
+        command.add_argument("--no-live", action="store_true", help="no live progress view")
+        _router_options(command)
+    abort = commands.add_parser("abort", help="roll the model's rollout back now (or ask its driver to)")
+    _model_and_state(abort)
+    abort.add_argument("--reason", default="aborted by operator", help="recorded in the event log")
+    _router_options(abort)
+    _model_and_state(commands.add_parser("status", help="where the model's rollout stands"))
+    return parser
+
+
+def _model_and_state(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--model", required=True, help="registered model name (as in the gateway policy)")
+    command.add_argument("--state-dir", type=Path, default=Path(".rayship/rollouts"), help="durable rollout state")
+
+
+def _router_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--router", choices=["serve", "rayservice"], default="serve", help="how splits are applied")
+    command.add_argument("--rayservice", help="RayService name (with --router rayservice)")
+    command.add_argument("--namespace", default="default", help="RayService namespace")
+    command.add_argument("--kube-context", help="kubeconfig context (with --router rayservice)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the problem
+        return BAD_INPUT if exc.code else 0
+    try:
+        if args.command == "status":
+            return _status(args)
+        if args.command == "abort":
+            return _abort(args)
+        return _rollout(args)
+    except (InvalidInputError, NotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except RayshipError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return REFUSED
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    if spec.strategy != args.command:
+        raise StrategyMismatchError(str(args.spec), spec.strategy, args.command)
+    candidate = _candidate_version(args.candidate, args.model)
+    history = ProgressLog(args.state_dir, args.model)
+    view = None if args.no_live else LiveView(spec)
+
+    def on_progress(progress: Progress) -> None:
+        history.append(progress)
+        if view is not None:
+            view(progress)
+
+    driver = _driver(args, spec, on_progress)
+    try:
+        final = driver.run(candidate)
+    finally:
+        if view is not None:
+            view.close()
+    events = [event for event in driver.store.events() if event.rollout_id == final.rollout_id]
+    files = write_report(args.reports_dir, history.read(final.rollout_id), events)
+    print(f"Rollout {final.rollout_id} of '{args.model}': {final.phase.value} ({final.message})")
+    print(f"Report: {files.markdown}")
+    print(f"Plot:   {files.plot}")
+    return PROMOTED if final.phase is Phase.SUCCEEDED else ROLLED_BACK
+
+
+def _candidate_version(candidate: str, model: str) -> str:
+    ref = parse_model_uri(candidate)  # a wrong URI or model is reported before MLflow is asked anything
+    if ref.name != model:
+        raise CandidateModelMismatchError(candidate, ref.name, model)
+    return resolve_version(candidate)
+
+
+def resolve_version(candidate: str) -> str:
+    from registry.api import resolve  # MLflow is imported only by commands that need it
+
+    return resolve(candidate).version
+
+
+def _abort(args: argparse.Namespace) -> int:
+    spec = load_spec(SPEC_DIR / "canary.yaml")  # abort_now takes no analysis decisions; the warm window is 0 here
+    driver = _driver(args, spec.model_copy(update={"warm_window_s": 0.0}), None)
+    try:
+        state = driver.abort_now(args.reason)
+    except LeaseHeldError as held:
+        driver.store.request_abort(args.reason)
+        print(f"Abort requested; the running driver '{held.holder}' acts on it at its next step")
+        return PROMOTED
+    if state is None:
+        raise NoRolloutError(args.model, args.state_dir)
+    print(f"Rollout {state.rollout_id} of '{args.model}': {state.phase.value} ({state.message})")
+    return PROMOTED
+
+
+def _status(args: argparse.Namespace) -> int:
+    stored = RolloutStore(args.state_dir, args.model).load()
+    if stored is None:
+        raise NoRolloutError(args.model, args.state_dir)
+    state, console = stored.state, Console()
+    console.print(
+        f"{state.model}: {state.champion} -> {state.candidate} ({state.strategy}, rollout {state.rollout_id})"
+    )
+    console.print(f"phase {state.phase.value}, candidate weight {state.candidate_weight} %, "
+                  f"failed checks {state.failed_checks}, inconclusive {state.inconclusive}")  # fmt: skip
+    console.print(f"last decision: {state.message or '-'}")
+    lease = LeaseFile(args.state_dir, args.model).read()
+    console.print(f"driver: {lease.owner if lease is not None else 'none running'}")
+    return 0
+
+
+def _driver(args: argparse.Namespace, spec: RolloutSpec, on_progress) -> RolloutDriver:
+    from rollout.metrics_source import GatewayStatsSource
+    from rollout.mlflow_registry import MlflowRolloutRegistry
+
+    token = environment.read_token()
+    return RolloutDriver(
+        model=args.model,
+        spec=spec,
+        router=_router(args, token),
+        metrics=GatewayStatsSource(environment.required(environment.SERVE_URL), token),
+        store=RolloutStore(args.state_dir, args.model),
+        lease=LeaseFile(args.state_dir, args.model),
+        clock=SystemClock(),
+        owner=local_owner_id(uuid.uuid4().hex[:8]),
+        registry=MlflowRolloutRegistry(),
+        on_progress=on_progress,
+        holder_alive=local_holder_alive,
+    )
+
+
+def _router(args: argparse.Namespace, token: str | None):
+    if args.router == "rayservice":
+        if not args.rayservice:
+            raise InvalidInputError("--router rayservice needs --rayservice NAME")
+        from rollout.routers.rayservice import connect
+
+        return connect(args.rayservice, args.namespace, context=args.kube_context)
+    from rollout.routers.serve_rest import ServeRestRouter
+
+    return ServeRestRouter(environment.required(environment.DASHBOARD), token, SystemClock())

@@ -1,0 +1,113 @@
+"""`python -m rollout`: argument checks, exit codes and the report, with the driver's in-memory fakes
+(router, simulated gateway, fake clock) from test_rollout_driver.py standing in for the cluster."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from rollout import cli, environment
+from rollout.lease import LeaseFile
+
+_FAKES = importlib.util.spec_from_file_location(
+    "rollout_driver_fakes", Path(__file__).with_name("test_rollout_driver.py")
+)
+fakes = importlib.util.module_from_spec(_FAKES)
+_FAKES.loader.exec_module(fakes)
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The CLI wired to a fake world: model 'iris', champion 1, candidate 2 resolved without MLflow."""
+    world = fakes.World(tmp_path / "state")
+    monkeypatch.setattr(cli, "resolve_version", lambda candidate: candidate.rpartition("/")[2])
+    monkeypatch.setattr(
+        cli, "_driver", lambda args, spec, on_progress: world.driver(spec=spec, on_progress=on_progress, owner="cli")
+    )
+    return world
+
+
+def canary(tmp_path: Path, *extra: str) -> list[str]:
+    return ["canary", "--model", "iris", "--candidate", "models:/iris/2", "--state-dir", str(tmp_path / "state"),
+            "--reports-dir", str(tmp_path / "reports"), "--no-live", *extra]  # fmt: skip
+
+
+def test_a_promotion_exits_0_and_writes_the_report(world, tmp_path: Path, capsys) -> None:
+    assert cli.main(canary(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "Rollout r1 of 'iris': Succeeded" in out
+    assert f"Report: {tmp_path / 'reports'}" in out
+    assert sorted(path.suffix for path in (tmp_path / "reports").iterdir()) == [".md", ".png"]
+    assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
+
+
+def test_a_rollback_exits_1(world, tmp_path: Path, capsys) -> None:
+    world.gateway.broken_from["2"] = 0
+    assert cli.main(canary(tmp_path)) == 1
+    assert "Rollout r1 of 'iris': Failed" in capsys.readouterr().out
+    assert world.registry.outcomes == [("iris", "1", "2", "rolled_back")]
+
+
+def test_status_after_a_rollout_and_without_one(world, tmp_path: Path, capsys) -> None:
+    state_dir = str(tmp_path / "state")
+    assert cli.main(["status", "--model", "iris", "--state-dir", state_dir]) == 2
+    assert capsys.readouterr().err == f"error: Model 'iris' has no rollout in {state_dir}\n"
+    cli.main(canary(tmp_path))
+    capsys.readouterr()
+    assert cli.main(["status", "--model", "iris", "--state-dir", state_dir]) == 0
+    out = capsys.readouterr().out
+    assert "iris: 1 -> 2 (canary, rollout r1)" in out
+    assert "phase Succeeded, candidate weight 100 %" in out
+    assert "driver: none running" in out
+
+
+def test_a_second_driver_is_refused_naming_the_holder(world, tmp_path: Path, capsys) -> None:
+    LeaseFile(tmp_path / "state", "iris").acquire("host:1:other", ttl_s=300, now_s=world.clock.now())
+    assert cli.main(canary(tmp_path)) == 3
+    assert capsys.readouterr().err.startswith("error: Rollout of model 'iris' is driven by 'host:1:other'")
+
+
+def test_a_candidate_of_another_model_is_bad_input(world, tmp_path: Path, capsys) -> None:
+    argv = canary(tmp_path)
+    argv[argv.index("models:/iris/2")] = "models:/wine@challenger"
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        "error: Candidate models:/wine@challenger is a version of model 'wine', not of 'iris'\n"
+    )
+
+
+def test_a_spec_with_a_bad_field_names_the_field(world, tmp_path: Path, capsys) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("strategy: canary\ninterval_s: -5\nstep_weights: [20, 50]\n")
+    assert cli.main(canary(tmp_path, "--spec", str(spec))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Rollout spec {spec}: interval_s: ")
+
+
+def test_a_spec_of_another_strategy_is_refused(world, tmp_path: Path, capsys) -> None:
+    spec = str(cli.SPEC_DIR / "shadow.yaml")
+    assert cli.main(canary(tmp_path, "--spec", spec)) == 2
+    assert capsys.readouterr().err == f"error: Rollout spec {spec}: strategy is 'shadow' but the command is 'canary'\n"
+
+
+def test_missing_arguments_are_bad_input(capsys) -> None:
+    assert cli.main(["canary", "--model", "iris"]) == 2
+    assert "--candidate" in capsys.readouterr().err
+    assert cli.main(["rollback"]) == 2
+
+
+def test_a_missing_cluster_setting_is_named(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.delenv("RAY_DASHBOARD_ADDRESS", raising=False)
+    monkeypatch.setattr(cli, "resolve_version", lambda candidate: "2")
+    assert cli.main(canary(tmp_path)) == 2
+    assert capsys.readouterr().err == (
+        'error: RAY_DASHBOARD_ADDRESS is not set; run: eval "$(python -m cluster env)"\n'
+    )
+
+
+def test_the_token_comes_from_the_token_path_or_rays_default(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("secret\n")
+    assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "token")}) == "secret"
+    assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing")}) is None
