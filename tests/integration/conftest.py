@@ -19,6 +19,11 @@ from cluster.commands import client_exports
 from cluster.settings import ClusterSettings, settings_from_env
 from cluster.token import token_path
 
+# Ray reads its auth mode once, when first imported; test modules import it at collection, before any fixture
+# runs. So the tier's processes speak token auth from the start, as `python -m cluster env` has a shell do.
+os.environ["RAY_AUTH_MODE"] = "token"
+os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(token_path()))
+
 
 def _say(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr)
