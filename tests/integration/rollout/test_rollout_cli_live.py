@@ -1,0 +1,69 @@
+"""`python -m rollout canary` end to end on the local cluster: the CLI reads the addresses the `cluster` fixture
+exports (as `eval "$(python -m cluster env)"` would), promotes a good candidate, moves the MLflow alias
+`champion`, tags both versions and writes the report; a second driver for the same model is refused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import yaml
+from mlflow import MlflowClient
+
+from cluster.settings import ClusterSettings
+from registry.api import resolve
+from registry.catalog import set_alias
+from rollout.cli import SPEC_DIR, main
+from rollout.lease import LeaseFile
+
+MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
+
+
+def fast_spec(directory: Path) -> Path:
+    """The shipped canary spec with a short warm window, so the test does not wait 30 s for the clean-up."""
+    spec = yaml.safe_load((SPEC_DIR / "canary.yaml").read_text())
+    path = directory / "canary.yaml"
+    path.write_text(yaml.safe_dump({**spec, "warm_window_s": 2}))
+    return path
+
+
+def wait_for_lease(state_dir: Path, timeout_s: float = 120.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lease = LeaseFile(state_dir, MODEL).read()
+        if lease is not None:
+            return lease.owner
+        time.sleep(0.2)
+    raise AssertionError(f"no driver took the lease of {MODEL} within {timeout_s:.0f} s")
+
+
+def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
+    cluster: ClusterSettings, rollout_versions: dict, serve_champion, serve_router, traffic, tmp_path: Path, capsys
+) -> None:
+    champion, good = serve_champion, rollout_versions["good"]
+    set_alias(MODEL, "champion", champion.version)
+    state_dir, reports_dir = tmp_path / "state", tmp_path / "reports"
+    argv = ["canary", "--model", MODEL, "--candidate", good.uri, "--spec", str(fast_spec(tmp_path)),
+            "--state-dir", str(state_dir), "--reports-dir", str(reports_dir), "--no-live"]  # fmt: skip
+    exit_codes: list[int] = []
+    first = threading.Thread(target=lambda: exit_codes.append(main(argv)))
+    with traffic(cluster.serve_url) as seen:
+        first.start()
+        holder = wait_for_lease(state_dir)
+        second = main(argv)
+        first.join(timeout=600)
+
+    assert second == 3
+    err = capsys.readouterr().err
+    assert f"error: Rollout of model '{MODEL}' is driven by '{holder}'" in err
+    assert exit_codes == [0]
+    assert seen.failures == []
+    assert resolve(f"models:/{MODEL}@champion").version == good.version
+    client = MlflowClient()
+    for version, role in ((champion.version, "champion"), (good.version, "candidate")):
+        tags = client.get_model_version(MODEL, version).tags
+        assert (tags["rayship.rollout.verdict"], tags["rayship.rollout.role"]) == ("promoted", role)
+    assert sorted(path.suffix for path in reports_dir.iterdir()) == [".md", ".png"]
+    markdown = next(reports_dir.glob("*.md")).read_text()
+    assert markdown.startswith(f"# Rollout {tags['rayship.rollout.id']}: {MODEL} {champion.version} -> ")
