@@ -141,6 +141,7 @@ def resolve_version(candidate: str) -> str:
 def _abort(args: argparse.Namespace) -> int:
     spec = load_spec(SPEC_DIR / "canary.yaml")  # abort_now takes no analysis decisions; the warm window is 0 here
     driver = _driver(args, spec.model_copy(update={"warm_window_s": 0.0}), None)
+    before = driver.store.load()
     try:
         state = driver.abort_now(args.reason)
     except LeaseHeldError as held:
@@ -149,6 +150,9 @@ def _abort(args: argparse.Namespace) -> int:
         return PROMOTED
     if state is None:
         raise NoRolloutError(args.model, args.state_dir)
+    if before is not None and before.state == state:
+        print(f"Rollout {state.rollout_id} of '{args.model}' already finished ({state.phase.value}); nothing to abort")
+        return PROMOTED
     print(f"Rollout {state.rollout_id} of '{args.model}': {state.phase.value} ({state.message})")
     return PROMOTED
 

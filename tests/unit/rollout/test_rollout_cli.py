@@ -111,3 +111,43 @@ def test_the_token_comes_from_the_token_path_or_rays_default(tmp_path: Path) -> 
     (tmp_path / "token").write_text("secret\n")
     assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "token")}) == "secret"
     assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing")}) is None
+
+
+def test_a_model_missing_from_the_gateway_policy_is_bad_input(world, tmp_path: Path, monkeypatch, capsys) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setattr(
+        cli,
+        "_driver",
+        lambda args, spec, on_progress: world.driver(
+            model="wine", spec=spec, store=fakes.RolloutStore(state, "wine"), lease=LeaseFile(state, "wine")
+        ),
+    )
+    argv = canary(tmp_path)
+    argv[argv.index("iris")] = "wine"
+    argv[argv.index("models:/iris/2")] = "models:/wine/2"
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == "error: Gateway has no traffic policy for model 'wine'\n"
+    assert LeaseFile(state, "wine").read() is None
+
+
+def test_abort_without_a_rollout_is_bad_input(world, tmp_path: Path, capsys) -> None:
+    abort = ["abort", "--model", "iris", "--state-dir", str(tmp_path / "state")]
+    assert cli.main(abort) == 2
+    assert capsys.readouterr().err == f"error: Model 'iris' has no rollout in {tmp_path / 'state'}\n"
+
+
+def test_abort_while_a_driver_runs_asks_that_driver(world, tmp_path: Path, capsys) -> None:
+    LeaseFile(tmp_path / "state", "iris").acquire("host:1:other", ttl_s=300, now_s=world.clock.now())
+    assert cli.main(["abort", "--model", "iris", "--state-dir", str(tmp_path / "state"), "--reason", "p99 alert"]) == 0
+    assert capsys.readouterr().out == (
+        "Abort requested; the running driver 'host:1:other' acts on it at its next step\n"
+    )
+    assert world.store.abort_request() == "p99 alert"
+
+
+def test_abort_after_a_finished_rollout_has_nothing_to_do(world, tmp_path: Path, capsys) -> None:
+    world.driver(spec=world.spec.model_copy(update={"warm_window_s": 0.0})).run("2")
+    capsys.readouterr()
+    assert cli.main(["abort", "--model", "iris", "--state-dir", str(tmp_path / "state")]) == 0
+    assert capsys.readouterr().out == "Rollout r1 of 'iris' already finished (Succeeded); nothing to abort\n"
+    assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
