@@ -67,3 +67,22 @@ def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
     assert sorted(path.suffix for path in reports_dir.iterdir()) == [".md", ".png"]
     markdown = next(reports_dir.glob("*.md")).read_text()
     assert markdown.startswith(f"# Rollout {tags['rayship.rollout.id']}: {MODEL} {champion.version} -> ")
+
+
+def test_the_cli_rolls_a_broken_candidate_back_with_exit_1_and_the_alias_unmoved(
+    cluster: ClusterSettings, rollout_versions: dict, serve_champion, serve_router, traffic, tmp_path: Path, capsys
+) -> None:
+    champion, broken = serve_champion, rollout_versions["broken"]
+    set_alias(MODEL, "champion", champion.version)
+    state_dir, reports_dir = tmp_path / "state", tmp_path / "reports"
+    argv = ["canary", "--model", MODEL, "--candidate", broken.uri, "--spec", str(fast_spec(tmp_path)),
+            "--state-dir", str(state_dir), "--reports-dir", str(reports_dir), "--no-live"]  # fmt: skip
+    with traffic(cluster.serve_url) as seen:
+        assert main(argv) == 1
+
+    assert seen.failures == []  # failover served every failed candidate request from the champion
+    assert resolve(f"models:/{MODEL}@champion").version == champion.version
+    tags = MlflowClient().get_model_version(MODEL, broken.version).tags
+    assert (tags["rayship.rollout.verdict"], tags["rayship.rollout.role"]) == ("rolled_back", "candidate")
+    assert "Failed" in capsys.readouterr().out
+    assert sorted(path.suffix for path in reports_dir.iterdir()) == [".md", ".png"]
