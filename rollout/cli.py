@@ -117,6 +117,7 @@ def _rollout(args: argparse.Namespace) -> int:
     finally:
         if view is not None:
             view.close()
+            print()  # off a terminal, rich leaves the last frame's line open
     events = [event for event in driver.store.events() if event.rollout_id == final.rollout_id]
     files = write_report(args.reports_dir, history.read(final.rollout_id), events)
     print(f"Rollout {final.rollout_id} of '{args.model}': {final.phase.value} ({final.message})")
