@@ -86,7 +86,7 @@ class LiveView:
 
     def __call__(self, progress: Progress) -> None:
         observation = progress.observation
-        if observation is not None and progress.state.interval_started_at_s == observation.collected_at_s:
+        if observation is not None and progress.state.interval_started_at_s >= observation.collected_at_s:
             self.observation, self.checks = observation, list(progress.checks)
         view = render(progress.state, self.spec, self.observation, self.checks)
         if self.live is None:

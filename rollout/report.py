@@ -40,7 +40,9 @@ def analysed_intervals(history: list[Progress]) -> list[Interval]:
     intervals = []
     for record in history:
         observation = record.observation
-        if observation is None or record.state.interval_started_at_s != observation.collected_at_s:
+        # Consumed: the policy started the next interval at the observation (a hold) or, after an applied
+        # action, a little later; a poll before the interval ended leaves it starting earlier.
+        if observation is None or record.state.interval_started_at_s < observation.collected_at_s:
             continue
         intervals.append(
             Interval(

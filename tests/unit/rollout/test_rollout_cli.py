@@ -40,6 +40,10 @@ def test_a_promotion_exits_0_and_writes_the_report(world, tmp_path: Path, capsys
     assert "Rollout r1 of 'iris': Succeeded" in out
     assert f"Report: {tmp_path / 'reports'}" in out
     assert sorted(path.suffix for path in (tmp_path / "reports").iterdir()) == [".md", ".png"]
+    markdown = next((tmp_path / "reports").glob("*.md")).read_text()
+    intervals = markdown.partition("## Intervals analysed")[2].splitlines()
+    rows = [line for line in intervals if line.startswith("| ") and not line.startswith("| t (s)")]
+    assert len(rows) == 4  # one per step: the intervals whose analysis led to an action count too
     assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
 
 
