@@ -39,20 +39,23 @@ say "6/8 Canary models:/iris/$V2: weights step up while the analysis watches liv
 $PY -m rollout canary --model iris --candidate "models:/iris/$V2"
 
 say "7/8 Register v3, honestly broken: it starts and passes health checks, then fails on every real input"
-V3=$($PY scripts/demo_steps.py register-broken iris)
+V3=$($PY scripts/demo_steps.py register-broken iris | tail -n 1)  # MLflow prints run links before it
 echo "registered models:/iris/$V3"
 
 say "8/8 Canary models:/iris/$V3: the analysis must roll it back on its own"
-if $PY -m rollout canary --model iris --candidate "models:/iris/$V3"; then
-  echo "ERROR: the broken candidate was promoted" >&2
+# Exit 1 means rolled back; 0 would be a promotion and 2 or 3 a bad input or an unreachable cluster.
+rc=0
+$PY -m rollout canary --model iris --candidate "models:/iris/$V3" || rc=$?
+if [ "$rc" -ne 1 ]; then
+  echo "ERROR: expected the broken candidate to be rolled back (exit 1), got exit $rc" >&2
   exit 1
 fi
-echo "rolled back, as it should be"
+echo "rolled back on its own, as it should be"
 $PY -m rollout status --model iris || true
 
 say "Done. Look at:"
 echo "  Ray dashboard (Serve tab)  $RAY_DASHBOARD_ADDRESS   (token: cat $RAY_AUTH_TOKEN_PATH)"
 echo "  MLflow UI                  $MLFLOW_TRACKING_URI   (experiment iris-sklearn, model iris: aliases and verdict tags)"
 echo "  Rollout reports            $(pwd)/reports/"
-echo "  Predictions                curl -s $RAYSHIP_SERVE_URL/v1/models/iris:predict -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2]]}'"
+echo "  Predictions                curl -s $RAYSHIP_SERVE_URL/v1/models/iris:predict -H 'content-type: application/json' -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2]]}'"
 echo "Stop everything with: make down"
