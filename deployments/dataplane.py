@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from deployments.errors import (
     ModelNotFoundError,
@@ -25,7 +26,7 @@ from deployments.errors import (
 )
 from deployments.metrics import MetricsRecorder
 from deployments.policy import GatewayConfig, ModelPolicy, VersionRoute
-from deployments.routing import plan_route, sticky_draw
+from deployments.routing import RoutePlan, plan_route, sticky_draw
 from deployments.types import Features, ModelMetadata, Prediction, Served, VersionError
 from registry.errors import RayshipError
 
@@ -81,8 +82,22 @@ class DataPlane:
         policy = self.policy(model)
         u = sticky_draw(f"{model}\x00{sticky_key}") if sticky_key is not None else self._rng()
         plan = plan_route(policy, model, u, self._rng(), pinned)
-        if plan.shadow is not None:
-            self._start_shadow(model, plan.shadow, features)
+        if plan.shadow is None:
+            return await self._serve(model, policy, plan, features, pinned)
+        live: asyncio.Future[Prediction | None] = asyncio.get_running_loop().create_future()
+        self._start_shadow(model, plan.shadow, features, live)
+        try:
+            served = await self._serve(model, policy, plan, features, pinned)
+        except BaseException:
+            live.set_result(None)  # nothing to compare the mirrored answer with
+            raise
+        live.set_result(served.prediction)
+        return served
+
+    async def _serve(
+        self, model: str, policy: ModelPolicy, plan: RoutePlan, features: Features, pinned: str | None
+    ) -> Served:
+        """The live call: the planned version, then the champion once if it fails and failover allows."""
         champion = policy.champion_version
         try:
             prediction = await self._attempt(model, plan.primary, features)
@@ -124,15 +139,24 @@ class DataPlane:
         self._recorder.record(model, route.version, 200, self._clock() - started, reply.batch_size)
         return reply
 
-    def _start_shadow(self, model: str, route: VersionRoute, features: Features) -> None:
-        task = asyncio.get_running_loop().create_task(self._shadow(model, route, features))
+    def _start_shadow(
+        self, model: str, route: VersionRoute, features: Features, live: asyncio.Future[Prediction | None]
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(self._shadow(model, route, features, live))
         self._shadow_tasks.add(task)
         task.add_done_callback(self._shadow_tasks.discard)
 
-    async def _shadow(self, model: str, route: VersionRoute, features: Features) -> None:
-        """The mirrored call: measured by `_attempt`, its answer and its errors discarded."""
+    async def _shadow(
+        self, model: str, route: VersionRoute, features: Features, live: asyncio.Future[Prediction | None]
+    ) -> None:
+        """The mirrored call: measured by `_attempt`, compared with the live answer, then discarded."""
         with contextlib.suppress(RayshipError):
-            await self._attempt(model, route, features)
+            mirrored = await self._attempt(model, route, features)
+            answer = await live
+            if answer is not None:
+                compared = len(answer.predictions)
+                agreed = agreeing_rows(answer.predictions, mirrored.predictions)
+                self._recorder.record_agreement(model, route.version, compared, agreed)
 
     def version_ready(self, model: str, version: str | None = None) -> bool:
         route = self._route(model, version)
@@ -157,6 +181,20 @@ class DataPlane:
         if route is None:
             raise VersionNotFoundError(model, version or policy.champion_version)
         return route
+
+
+def agreeing_rows(live: list[Any], mirrored: list[Any]) -> int:
+    """Rows where the mirrored prediction equals the live one (floats within a relative 1e-6: the same model
+    batched differently may differ in the last bits)."""
+    return sum(1 for a, b in zip(live, mirrored, strict=False) if _same(a, b))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def _reason(exc: Exception) -> str:

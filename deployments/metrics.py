@@ -17,6 +17,9 @@ class MetricsRecorder(Protocol):
     ) -> None:
         """One request to one version ended with `status_code`; latency and batch size are known on success."""
 
+    def record_agreement(self, model: str, version: str, compared_rows: int, agreed_rows: int) -> None:
+        """A mirrored request's answer from `version` was compared row by row with the live answer."""
+
 
 class CounterStore:
     """Cumulative counters per (model, version), snapshotted by value."""
@@ -27,9 +30,7 @@ class CounterStore:
     def record(
         self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
     ) -> None:
-        stats = self._stats.get((model, version))
-        if stats is None:
-            stats = self._stats[(model, version)] = VersionStats()
+        stats = self._of(model, version)
         stats.requests += 1
         if status_code >= 400:
             code = str(status_code)
@@ -38,6 +39,17 @@ class CounterStore:
             stats.latency_ms.observe(latency_s * 1000.0)
         if batch_size is not None:
             stats.batch_size.observe(batch_size)
+
+    def record_agreement(self, model: str, version: str, compared_rows: int, agreed_rows: int) -> None:
+        stats = self._of(model, version)
+        stats.shadow_rows_compared += compared_rows
+        stats.shadow_rows_agreed += agreed_rows
+
+    def _of(self, model: str, version: str) -> VersionStats:
+        stats = self._stats.get((model, version))
+        if stats is None:
+            stats = self._stats[(model, version)] = VersionStats()
+        return stats
 
     def snapshot(self) -> dict[str, dict[str, dict]]:
         """`{model: {version: VersionStats as JSON-ready dict}}`, a deep copy safe to send elsewhere."""
@@ -58,3 +70,7 @@ class FanOutRecorder:
     ) -> None:
         for recorder in self._recorders:
             recorder.record(model, version, status_code, latency_s, batch_size)
+
+    def record_agreement(self, model: str, version: str, compared_rows: int, agreed_rows: int) -> None:
+        for recorder in self._recorders:
+            recorder.record_agreement(model, version, compared_rows, agreed_rows)

@@ -17,7 +17,8 @@ Response (`ModelStats`), every counter cumulative since the replica started (com
  "policy_digests": ["3f2a..."],
  "versions": {"1": {"requests": 950, "errors": {"500": 2}, "latency_ms": {"bounds": [1, 2, ...],
                     "counts": [0, 3, ..., 0], "sum": 812.5, "count": 948},
-                    "batch_size": {"bounds": [1, 2, 4, ...], "counts": [...], "sum": 3100, "count": 948}}}}
+                    "batch_size": {"bounds": [1, 2, 4, ...], "counts": [...], "sum": 3100, "count": 948},
+                    "shadow_rows_compared": 0, "shadow_rows_agreed": 0}}}
 ```
 
 - `requests` counts every request a version was asked to serve (live or shadow), including failed ones;
@@ -28,6 +29,9 @@ Response (`ModelStats`), every counter cumulative since the replica started (com
 - `latency_ms` is a histogram of successful requests' latency at the gateway, in milliseconds; `counts[i]` is
   the number of observations `<= bounds[i]` and above the previous bound; the last count is above the last bound.
 - `batch_size` is a histogram, per successful request, of the size of the batch that served it.
+- `shadow_rows_compared` / `shadow_rows_agreed` (on a shadow target): rows of mirrored requests whose answer was
+  compared with the answer users got, and of those, rows with the same prediction (agreement = agreed / compared;
+  floats compare with a relative tolerance of 1e-6). A mirrored request whose live answer failed is not compared.
 - `oldest_push_at` is the oldest push among replicas that pushed in the last `STALE_AFTER_S`; a replica that
   stopped pushing (removed by downscaling) still counts, so counters never go backwards.
 - `policy_digests` are the sha256 of the policy each live replica runs: one entry once a policy change has
@@ -108,6 +112,12 @@ class VersionStats(BaseModel):
         default_factory=lambda: Histogram.empty(BATCH_SIZE_BOUNDS),
         description="Per successful request, the size of the batch that served it.",
     )
+    shadow_rows_compared: int = Field(
+        0, description="Rows of mirrored requests whose answer from this version was compared with the live answer."
+    )
+    shadow_rows_agreed: int = Field(
+        0, description="Of the compared rows, those whose prediction equals the live version's prediction."
+    )
 
     @property
     def error_count(self) -> int:
@@ -125,6 +135,8 @@ class VersionStats(BaseModel):
             errors=errors,
             latency_ms=self.latency_ms.merged(other.latency_ms),
             batch_size=self.batch_size.merged(other.batch_size),
+            shadow_rows_compared=self.shadow_rows_compared + other.shadow_rows_compared,
+            shadow_rows_agreed=self.shadow_rows_agreed + other.shadow_rows_agreed,
         )
 
 

@@ -2,7 +2,8 @@
 
 Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_rayship_requests_total`,
 `ray_rayship_errors_total` (also labelled `code`), `ray_rayship_latency_ms` (histogram, successful requests) and
-`ray_rayship_batch_size` (histogram, per successful request).
+`ray_rayship_batch_size` (histogram, per successful request), and for shadow targets
+`ray_rayship_shadow_rows_compared_total` / `ray_rayship_shadow_rows_agreed_total`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ class PrometheusRecorder:
         self._latency = Histogram(
             "rayship_latency_ms", "Latency of successful requests (ms).", list(LATENCY_BOUNDS_MS), tag_keys=labels
         )
+        self._compared = Counter(
+            "rayship_shadow_rows_compared", "Mirrored rows compared with the live answer.", tag_keys=labels
+        )
+        self._agreed = Counter("rayship_shadow_rows_agreed", "Mirrored rows equal to the live answer.", tag_keys=labels)
         self._batch = Histogram(
             "rayship_batch_size", "Batch size that served each request.", list(BATCH_SIZE_BOUNDS), tag_keys=labels
         )
@@ -35,3 +40,9 @@ class PrometheusRecorder:
             self._latency.observe(latency_s * 1000.0, dict(tags))
         if batch_size is not None:
             self._batch.observe(batch_size, dict(tags))
+
+    def record_agreement(self, model: str, version: str, compared_rows: int, agreed_rows: int) -> None:
+        tags = {"model": model, "version": version}
+        self._compared.inc(compared_rows, dict(tags))
+        if agreed_rows:
+            self._agreed.inc(agreed_rows, dict(tags))

@@ -46,9 +46,13 @@ class FakeCaller:
 class ListRecorder:
     def __init__(self) -> None:
         self.records: list[tuple] = []
+        self.agreements: list[tuple] = []
 
     def record(self, model, version, status_code, latency_s, batch_size) -> None:
         self.records.append((model, version, status_code, latency_s is not None, batch_size))
+
+    def record_agreement(self, model, version, compared_rows, agreed_rows) -> None:
+        self.agreements.append((model, version, compared_rows, agreed_rows))
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import numpy as np
 import pytest
 
-from deployments.dataplane import DataPlane
+from deployments.dataplane import DataPlane, agreeing_rows
 from deployments.errors import (
     ModelNotFoundError,
     NoReadyVersionError,
@@ -107,6 +108,53 @@ def test_shadow_requests_are_measured_and_discarded(plane, fake_caller, recorder
 
     assert run(scenario()) == "1"
     assert sorted(recorder.records) == [("iris", "1", 200, True, 2), ("iris", "2", 200, True, 2)]
+    assert recorder.agreements == [("iris", "2", 2, 2)]  # the fake predicts row sums for every version
+
+
+def test_a_mirrored_answer_that_differs_counts_the_disagreeing_rows(plane, fake_caller, recorder) -> None:
+    original = fake_caller.predict
+
+    async def candidate_adds_one_to_the_first_row(app: str, features: Features):
+        answer = await original(app, features)
+        if app == "iris-v2":
+            return dataclasses.replace(answer, predictions=[answer.predictions[0] + 1, *answer.predictions[1:]])
+        return answer
+
+    fake_caller.predict = candidate_adds_one_to_the_first_row
+
+    async def scenario() -> None:
+        await plane([0.1, 0.05], shadow={"version": "2", "percent": 10}).predict("iris", ROWS)
+        await asyncio.sleep(0)
+
+    run(scenario())
+    assert recorder.agreements == [("iris", "2", 2, 1)]
+
+
+def test_a_mirrored_answer_is_not_compared_when_the_live_call_failed(plane, fake_caller, recorder) -> None:
+    fake_caller.failing["iris-v1"] = UnavailableError("replica died")
+
+    async def scenario() -> None:
+        with pytest.raises(VersionFailedError):
+            await plane([0.1, 0.05], shadow={"version": "2", "percent": 10}).predict("iris", ROWS)
+        await asyncio.sleep(0)
+
+    run(scenario())
+    assert ("iris", "2", 200, True, 2) in recorder.records
+    assert recorder.agreements == []
+
+
+@pytest.mark.parametrize(
+    ("live", "mirrored", "agreed"),
+    [
+        ([0, 1, 2], [0, 1, 2], 3),
+        ([0, 1, 2], [0, 2, 2], 2),
+        ([0.5, 1.0], [0.5 * (1 + 1e-9), 1.1], 1),
+        (["setosa", "virginica"], ["setosa"], 1),
+        ([[0.1, 0.9]], [[0.1, 0.9]], 1),
+    ],
+)
+def test_agreeing_rows(live, mirrored, agreed) -> None:
+    assert agreeing_rows(live, mirrored) == agreed
 
 
 def test_unknown_model_and_readiness(plane, fake_caller, recorder) -> None:

@@ -45,6 +45,7 @@ def test_aggregation_sums_replicas_and_reports_freshness() -> None:
     first.record("iris", "1", 200, 0.001, 1)
     second.record("iris", "1", 500, None, None)
     second.record("iris", "2", 200, 0.001, 1)
+    second.record_agreement("iris", "2", 4, 3)
     pushes = [
         ReplicaPush(replica="a", pushed_at=100.0, policy_digest="p1", stats=first.snapshot()),
         ReplicaPush(replica="b", pushed_at=99.5, policy_digest="p1", stats=second.snapshot()),
@@ -57,6 +58,7 @@ def test_aggregation_sums_replicas_and_reports_freshness() -> None:
         {"500": 2},
         2,
     )
+    assert (stats.versions["2"].shadow_rows_compared, stats.versions["2"].shadow_rows_agreed) == (8, 6)
     assert (stats.oldest_push_at, stats.replicas, stats.policy_digests) == (99.5, 3, ["p1"])
     assert aggregate_model_stats(pushes, "wine", now=100.2).versions == {}
 
