@@ -14,26 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-BROKEN_MODEL_CODE = """
-import mlflow.pyfunc
-import numpy as np
-from mlflow.models import set_model
-
-
-class FailsOnRealInput(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
-        values = np.asarray(model_input, dtype=float)
-        if np.any(values != 0):
-            raise RuntimeError("feature scaling bug: this version cannot handle real inputs")
-        return np.zeros(len(values), dtype=int)
-
-
-set_model(FailsOnRealInput())
-"""
 ROWS = ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5])
 
 
@@ -44,26 +27,9 @@ def newest_version(model: str) -> int:
 
 
 def register_broken(model: str) -> str:
-    import mlflow
-    import numpy as np
-    from mlflow.models import infer_signature
-    from sklearn.datasets import load_iris
+    from training.example_models import register_broken as register
 
-    from registry.api import register
-
-    features, _ = load_iris(return_X_y=True, as_frame=True)
-    mlflow.set_experiment("demo-broken-candidate")
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
-        code = Path(tmp) / "fails_on_real_input.py"
-        code.write_text(BROKEN_MODEL_CODE)
-        signature = infer_signature(features.head(2), np.array([0, 0]))
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
-        )
-    pinned = register(
-        model, info.model_id, metrics={}, dataset_fingerprint="iris", sweep_id="demo", trial_id=run.info.run_id
-    )
-    return pinned.version
+    return register(model, experiment="demo-broken-candidate", sweep_id="demo").version
 
 
 def traffic(model: str, rps: float, duration_s: float) -> None:

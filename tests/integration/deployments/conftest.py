@@ -10,14 +10,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import mlflow
 import pytest
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
-from registry.api import PinnedVersion, register
+from registry.api import PinnedVersion
+from training.example_models import register_iris
 
 MODEL = "iris-serving"
 DEPLOY_TIMEOUT_S = 300.0
@@ -31,21 +29,7 @@ VERSION_DEPLOYMENT = {
 
 def train_and_register(name: str) -> PinnedVersion:
     """A tiny LogisticRegression on iris with named columns, logged and registered with its digests."""
-    features, target = load_iris(return_X_y=True, as_frame=True)
-    model = LogisticRegression(max_iter=300).fit(features, target)
-    mlflow.set_experiment("serving-integration")
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
-        )
-    return register(
-        name,
-        info.model_id,
-        metrics={"accuracy": float(model.score(features, target))},
-        dataset_fingerprint="iris",
-        sweep_id="serving-it",
-        trial_id=run.info.run_id,
-    )
+    return register_iris(name, experiment="serving-integration", sweep_id="serving-it")
 
 
 class Serve:

@@ -7,21 +7,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import mlflow
-import numpy as np
 import pytest
-from mlflow.models import infer_signature
-from sklearn.datasets import load_iris
-from sklearn.linear_model import LogisticRegression
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
-from registry.api import PinnedVersion, register
+from registry.api import PinnedVersion
 from rollout.clock import SystemClock
 from rollout.routers.serve_rest import ServeRestRouter
+from training.example_models import register_broken, register_iris
 
 MODEL = "iris-rollout"
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -31,56 +26,7 @@ VERSION_DEPLOYMENT = {
     "max_ongoing_requests": 64,
     "ray_actor_options": {"num_cpus": 0.1},
 }
-# A version that passes the replica health check (an all-zero probe row) but fails on every real input, like a
-# preprocessing bug would: it deploys and reaches RUNNING, then answers live traffic with HTTP 5xx.
-BROKEN_MODEL_CODE = """
-import mlflow.pyfunc
-import numpy as np
-from mlflow.models import set_model
-
-
-class FailsOnRealInput(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input, params=None):
-        values = np.asarray(model_input, dtype=float)
-        if np.any(values != 0):
-            raise RuntimeError("feature scaling bug: this version cannot handle real inputs")
-        return np.zeros(len(values), dtype=int)
-
-
-set_model(FailsOnRealInput())
-"""
-
-
-def _iris():
-    return load_iris(return_X_y=True, as_frame=True)
-
-
-def _register(name: str, model_id: str, run_id: str) -> PinnedVersion:
-    return register(name, model_id, metrics={}, dataset_fingerprint="iris", sweep_id="rollout-it", trial_id=run_id)
-
-
-def register_good(name: str = MODEL) -> PinnedVersion:
-    features, target = _iris()
-    model = LogisticRegression(max_iter=300).fit(features, target)
-    mlflow.set_experiment("rollout-integration")
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
-        )
-    return _register(name, info.model_id, run.info.run_id)
-
-
-def register_broken(directory: Path, name: str = MODEL) -> PinnedVersion:
-    features, _ = _iris()
-    code = directory / "always_fails.py"
-    code.write_text(BROKEN_MODEL_CODE)
-    signature = infer_signature(features.head(2), np.array([0, 0]))
-    mlflow.set_experiment("rollout-integration")
-    with mlflow.start_run() as run:
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
-        )
-    return _register(name, info.model_id, run.info.run_id)
+LINEAGE = {"experiment": "rollout-integration", "sweep_id": "rollout-it"}
 
 
 def version_app(pinned: PinnedVersion) -> dict:
@@ -167,12 +113,13 @@ def serve_router(cluster: ClusterSettings, token: str) -> Iterator[ServeRestRout
 
 
 @pytest.fixture(scope="session")
-def rollout_versions(cluster: ClusterSettings, tmp_path_factory: pytest.TempPathFactory) -> dict[str, PinnedVersion]:
-    """A champion, a good candidate and a candidate that fails on real input, registered once."""
+def rollout_versions(cluster: ClusterSettings) -> dict[str, PinnedVersion]:
+    """A champion, a good candidate and a candidate that deploys, reaches RUNNING, then fails on every real
+    input (`training.example_models.register_broken`), registered once."""
     return {
-        "champion": register_good(),
-        "good": register_good(),
-        "broken": register_broken(tmp_path_factory.mktemp("broken-model")),
+        "champion": register_iris(MODEL, **LINEAGE),
+        "good": register_iris(MODEL, **LINEAGE),
+        "broken": register_broken(MODEL, **LINEAGE),
     }
 
 

@@ -1,0 +1,72 @@
+"""Small iris model versions registered without a sweep, for the demo (`scripts/demo_steps.py`) and live tests.
+
+- `register_iris`: a LogisticRegression on iris with named columns, logged and registered with its digests and
+  its (training-set) accuracy, like a sweep's winner;
+- `register_broken`: a model that loads and passes the replica health check (an all-zero probe row) but raises
+  on every real input - a preprocessing bug shipped for real. It deploys and reaches RUNNING, then answers live
+  traffic with errors, which a canary has to catch.
+
+Both talk to the MLflow server `MLFLOW_TRACKING_URI` names (as `eval "$(python -m cluster env)"` sets it).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+from registry.api import PinnedVersion, register
+
+BROKEN_MODEL_CODE = """
+import mlflow.pyfunc
+import numpy as np
+from mlflow.models import set_model
+
+
+class FailsOnRealInput(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        values = np.asarray(model_input, dtype=float)
+        if np.any(values != 0):
+            raise RuntimeError("feature scaling bug: this version cannot handle real inputs")
+        return np.zeros(len(values), dtype=int)
+
+
+set_model(FailsOnRealInput())
+"""
+
+
+def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
+    """Train, log (in `experiment`) and register a new version of `name`."""
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=300).fit(features, target)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    accuracy = float(model.score(features, target))
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy})
+
+
+def register_broken(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
+    """Log (in `experiment`) and register a version of `name` that fails on every real input."""
+    features, _ = load_iris(return_X_y=True, as_frame=True)
+    mlflow.set_experiment(experiment)
+    # Models from code: MLflow copies the file into the model's artifacts, so a temporary one is enough.
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        code = Path(tmp) / "fails_on_real_input.py"
+        code.write_text(BROKEN_MODEL_CODE)
+        signature = infer_signature(features.head(2), np.array([0, 0]))
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
+        )
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {})
+
+
+def _register(name: str, model_id: str, run_id: str, sweep_id: str, metrics: dict[str, float]) -> PinnedVersion:
+    return register(name, model_id, metrics=metrics, dataset_fingerprint="iris", sweep_id=sweep_id, trial_id=run_id)
