@@ -11,6 +11,7 @@ from pathlib import Path
 from rollout.atomic_file import write_atomically
 from rollout.history import Progress
 from rollout.observation import VersionWindow
+from rollout.policy import CLOCK_TOLERANCE_S
 from rollout.store import AppliedEvent
 
 
@@ -32,11 +33,13 @@ class ReportFiles:
     plot: Path
 
 
-def analysed_intervals(history: list[Progress]) -> list[Interval]:
-    """The records whose observation the policy consumed (not the "interval not over yet" polls)."""
+def analysed_intervals(history: list[Progress], events: list[AppliedEvent]) -> list[Interval]:
+    """The records whose observation the policy consumed (not the "interval not over yet" polls), each with the
+    candidate weight the event log says was in force while its window ran."""
     if not history:
         return []
     t0 = history[0].at_s
+    timeline = weight_timeline(events)
     intervals = []
     for record in history:
         observation = record.observation
@@ -47,7 +50,7 @@ def analysed_intervals(history: list[Progress]) -> list[Interval]:
         intervals.append(
             Interval(
                 t_s=observation.collected_at_s - t0,
-                candidate_weight=_weight_during(history, observation.collected_at_s - observation.window_s),
+                candidate_weight=weight_at(timeline, observation.collected_at_s - observation.window_s),
                 window_s=observation.window_s,
                 candidate=observation.window(record.state.candidate),
                 champion=observation.window(record.state.champion),
@@ -57,12 +60,24 @@ def analysed_intervals(history: list[Progress]) -> list[Interval]:
     return intervals
 
 
-def _weight_during(history: list[Progress], at_s: float) -> int:
+def weight_timeline(events: list[AppliedEvent]) -> list[tuple[float, int]]:
+    """(applied at, candidate weight) of every step that reached the router, oldest first.
+
+    The event log, not the progress history, says when a weight took effect: the driver starts the next window
+    right after applying an action and only then emits the action's progress record, so that record is stamped
+    after the window it opened began (reading weights from it showed every interval the previous step's weight).
+    """
+    return [(event.applied_at_s, event.candidate_weight) for event in events if event.error is None]
+
+
+def weight_at(timeline: list[tuple[float, int]], at_s: float) -> int:
+    """The candidate weight in force at `at_s` (0 before the first applied step)."""
     weight = 0
-    for record in history:
-        if record.at_s > at_s:
+    for applied_at_s, applied_weight in timeline:
+        # A window starts at a snapshot taken after the apply, on the same clock: allow float rounding only.
+        if applied_at_s > at_s + CLOCK_TOLERANCE_S:
             break
-        weight = record.state.candidate_weight
+        weight = applied_weight
     return weight
 
 
@@ -108,7 +123,7 @@ def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_na
         "champion errors | champion p99 ms | failed checks |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for interval in analysed_intervals(history):
+    for interval in analysed_intervals(history, events):
         lines.append(
             f"| {interval.t_s:.1f} | {interval.candidate_weight}% | "
             f"{_rate(interval.candidate, interval.window_s)} | "
@@ -125,21 +140,24 @@ def write_report(directory: Path, history: list[Progress], events: list[AppliedE
     stem = f"{final.model}-{final.rollout_id}"
     files = ReportFiles(markdown=Path(directory) / f"{stem}.md", plot=Path(directory) / f"{stem}.png")
     files.plot.parent.mkdir(parents=True, exist_ok=True)
-    _plot(history, files.plot)
+    _plot(history, events, files.plot)
     write_atomically(files.markdown, render_markdown(history, events, files.plot.name))
     return files
 
 
-def _plot(history: list[Progress], path: Path) -> None:
+def _plot(history: list[Progress], events: list[AppliedEvent], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # no display; imported here so nothing loads a GUI backend at import time
     from matplotlib import pyplot
 
     final, t0 = history[-1].state, history[0].at_s
-    intervals = analysed_intervals(history)
+    intervals = analysed_intervals(history, events)
+    timeline = weight_timeline(events)
     figure, (weights, errors, latency) = pyplot.subplots(3, 1, sharex=True, figsize=(8, 7))
-    weights.step([r.at_s - t0 for r in history], [r.state.candidate_weight for r in history], where="post")
+    # From the start to the last record, the weight the event log says was in force.
+    changes = [t0, *(at_s for at_s, _ in timeline), history[-1].at_s]
+    weights.step([t - t0 for t in changes], [weight_at(timeline, t) for t in changes], where="post")
     weights.set_ylabel(f"weight of {final.candidate} (%)")
     weights.set_ylim(-5, 105)
     for label, pick in (

@@ -40,10 +40,12 @@ class Crash(BaseException):
 
 
 class FakeClock:
-    def __init__(self) -> None:
+    def __init__(self, tick_s: float = 0.0) -> None:
         self.t = 1_000_000.0
+        self.tick_s = tick_s  # a real clock moves between two readings
 
     def now(self) -> float:
+        self.t += self.tick_s
         return self.t
 
     def sleep(self, seconds: float) -> None:
@@ -406,9 +408,11 @@ def test_rolling_out_the_champion_is_refused(tmp_path: Path) -> None:
         World(tmp_path).driver().run("1")
 
 
+@pytest.mark.parametrize("tick_s", [0.0, 0.001])
 @pytest.mark.parametrize(("broken", "verdict"), [(False, "promoted"), (True, "rolled_back")])
-def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str) -> None:
+def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str, tick_s: float) -> None:
     world = World(tmp_path)
+    world.clock.tick_s = tick_s
     if broken:
         world.gateway.broken_from["2"] = 0
     history = ProgressLog(tmp_path, "iris")
@@ -424,7 +428,7 @@ def test_the_report_tells_the_story(tmp_path: Path, broken: bool, verdict: str) 
             line.startswith(f"| {event.step_id} | ") and f"| {event.action} | {event.candidate_weight}% |" in line
             for line in markdown.splitlines()
         ), event.action
-    intervals = analysed_intervals(records)
+    intervals = analysed_intervals(records, world.store.events())
     assert intervals, "the report lists the analysed intervals"
     assert all(interval.candidate.requests > 0 for interval in intervals)
     if broken:

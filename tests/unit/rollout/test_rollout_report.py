@@ -1,0 +1,134 @@
+"""The report's interval table: each row shows the candidate weight in force while its window ran.
+
+The history below is what a real (not fake) clock produces: after applying an action the driver takes the
+next window's first snapshot, and only then emits the action's progress record, a little later.
+"""
+
+from __future__ import annotations
+
+from rollout.analysis import CheckResult
+from rollout.history import Progress
+from rollout.observation import Observation, VersionWindow
+from rollout.policy import Phase, RolloutState
+from rollout.report import analysed_intervals, render_markdown, weight_at, weight_timeline
+from rollout.store import AppliedEvent
+
+START = RolloutState(
+    rollout_id="r1",
+    model="iris",
+    strategy="canary",
+    champion="1",
+    candidate="2",
+    started_at_s=100.0,
+    interval_started_at_s=100.0,
+)
+FAILED = [
+    CheckResult(name="candidate_error_rate", passed=False, value=0.5, limit=0.05, reason="0.5 above max 0.05"),
+    CheckResult(name="error_rate_vs_champion", passed=False, value=0.001, limit=0.01, reason="higher"),
+]
+
+
+def state(**update) -> RolloutState:
+    return START.model_copy(update=update)
+
+
+def window(candidate: tuple[int, int, float | None], champion: tuple[int, int, float | None]) -> dict:
+    return {
+        "2": VersionWindow(requests=candidate[0], errors=candidate[1], p50_ms=candidate[2], p99_ms=candidate[2]),
+        "1": VersionWindow(requests=champion[0], errors=champion[1], p50_ms=champion[2], p99_ms=champion[2]),
+    }
+
+
+def observed(collected_at_s: float, window_s: float, versions: dict) -> Observation:
+    return Observation(collected_at_s=collected_at_s, window_s=window_s, versions=versions)
+
+
+def event(step_id: int, action: str, applied_at_s: float, weight: int, error: str | None = None) -> AppliedEvent:
+    return AppliedEvent(
+        step_id=step_id,
+        rollout_id="r1",
+        action=action,
+        effect={"kind": "route"},
+        phase="Progressing",
+        candidate_weight=weight,
+        reason=action,
+        decided_at_s=applied_at_s - 0.5,
+        applied_at_s=applied_at_s,
+        error=error,
+    )
+
+
+PROGRESSING = {"phase": Phase.PROGRESSING}
+HISTORY = [
+    Progress(at_s=100.0, action="start", state=START),
+    Progress(at_s=100.6, action="deploy_candidate", state=START),
+    # advance to 20 %: applied at 101.0, the window opens at 101.2, the record follows at 101.25
+    Progress(
+        at_s=101.25, action="advance", state=state(candidate_weight=20, interval_started_at_s=100.6, **PROGRESSING)
+    ),
+    # a poll before the interval is over: not analysed
+    Progress(
+        at_s=102.3,
+        action="hold",
+        state=state(candidate_weight=20, interval_started_at_s=100.6, **PROGRESSING),
+        observation=observed(102.3, 1.1, window((3, 0, 9.5), (13, 0, 8.0))),
+    ),
+    # the 20 % window [101.2, 103.2] passes: advance to 40 %, applied at 103.7, next window opens at 103.9
+    Progress(
+        at_s=103.95,
+        action="advance",
+        state=state(candidate_weight=40, interval_started_at_s=103.2, **PROGRESSING),
+        observation=observed(103.2, 2.0, window((6, 0, 9.5), (24, 0, 8.0))),
+    ),
+    # the 40 % window [103.9, 105.9] fails once: hold, the next window opens at once
+    Progress(
+        at_s=105.95,
+        action="hold",
+        state=state(candidate_weight=40, interval_started_at_s=105.9, failed_checks=1, **PROGRESSING),
+        observation=observed(105.9, 2.0, window((12, 6, 7.0), (18, 0, 8.0))),
+        checks=FAILED,
+    ),
+    # the next 40 % window [105.9, 107.9] fails again: roll back, applied at 108.4
+    Progress(
+        at_s=108.6,
+        action="rollback",
+        state=state(candidate_weight=0, interval_started_at_s=107.9, failed_checks=2, phase=Phase.FAILED),
+        observation=observed(107.9, 2.0, window((12, 12, None), (18, 0, 8.0))),
+        checks=FAILED,
+    ),
+]
+EVENTS = [
+    event(1, "deploy_candidate", 100.5, 0),
+    event(2, "advance", 101.0, 20),
+    event(3, "advance", 103.7, 40),
+    event(4, "rollback", 108.4, 0),
+]
+
+
+def test_each_interval_shows_the_weight_in_force_during_its_window() -> None:
+    intervals = analysed_intervals(HISTORY, EVENTS)
+    # Read from the progress records (stamped after the window they opened) these were 0, 20, 40.
+    assert [(round(interval.t_s, 1), interval.candidate_weight) for interval in intervals] == [
+        (3.2, 20),
+        (5.9, 40),
+        (7.9, 40),
+    ]
+
+
+def test_the_markdown_interval_rows() -> None:
+    markdown = render_markdown(HISTORY, EVENTS, "iris-r1.png")
+    rows = markdown.split("## Intervals analysed\n\n")[1].splitlines()
+    assert rows == [
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        "champion errors | champion p99 ms | failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| 3.2 | 20% | 3.0 | 0/6 | 9.5 | 12.0 | 0/24 | 8.0 | - |",
+        "| 5.9 | 40% | 6.0 | 6/12 | 7.0 | 9.0 | 0/18 | 8.0 | candidate_error_rate, error_rate_vs_champion |",
+        "| 7.9 | 40% | 6.0 | 12/12 | - | 9.0 | 0/18 | 8.0 | candidate_error_rate, error_rate_vs_champion |",
+    ]
+
+
+def test_a_step_that_failed_to_apply_changes_no_weight() -> None:
+    timeline = weight_timeline([event(1, "advance", 10.0, 20), event(2, "advance", 12.0, 40, error="Serve down")])
+    assert timeline == [(10.0, 20)]
+    assert [weight_at(timeline, at_s) for at_s in (9.9, 10.0, 13.0)] == [0, 20, 20]
