@@ -9,7 +9,7 @@ from ray import tune
 
 from training.datasets import Splits
 from training.spec import SweepSpec
-from training.trainers import trainer_for
+from training.trainers import FitJob, trainer_for
 
 
 def run_trial(config: dict[str, Any], *, splits: Splits, spec: SweepSpec) -> None:
@@ -19,6 +19,12 @@ def run_trial(config: dict[str, Any], *, splits: Splits, spec: SweepSpec) -> Non
     def report(iteration: int, scores: dict[str, float]) -> None:
         tune.report({**scores, "iteration": iteration})
 
-    trainer_for(spec.trainer.framework).fit(
-        spec.trainer.estimator, params, splits, report, spec.trainer.report_every, spec.seed
+    job = FitJob(
+        estimator=spec.trainer.estimator,
+        params=params,
+        splits=splits,
+        seed=spec.seed,
+        report=report,
+        report_every=spec.trainer.report_every,
     )
+    trainer_for(spec.trainer.framework).fit(job)

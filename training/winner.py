@@ -13,7 +13,7 @@ from registry.model_facts import METADATA_KEY
 from training.datasets import Splits, Table
 from training.scoring import score
 from training.spec import SweepSpec
-from training.trainers import Trainer, trainer_for
+from training.trainers import FitJob, Trainer, trainer_for
 
 MODEL_NAME = "model"
 
@@ -51,7 +51,7 @@ def fit_and_log_winner(
     """Refit `config` deterministically (same seed as the trial) and log it into the active MLflow run."""
     trainer = trainer_for(spec.trainer.framework)
     params = {**spec.trainer.params, **config}
-    model = trainer.fit(spec.trainer.estimator, params, splits, None, spec.trainer.report_every, spec.seed)
+    model = trainer.fit(FitJob(estimator=spec.trainer.estimator, params=params, splits=splits, seed=spec.seed))
     test_scores = score(splits.y_test, trainer.predict_proba(model, splits.x_test), splits.classes)
     with warnings.catch_warnings():
         # MLflow warns that a plain source string "can be interpreted in multiple ways"; it is only a label here.

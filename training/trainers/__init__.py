@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training.trainers.base import Trainer
+from training.trainers.base import FitJob, Trainer
 
 
 def trainer_for(framework: str) -> Trainer:
@@ -22,4 +22,4 @@ def trainer_for(framework: str) -> Trainer:
     raise ValueError(f"unknown framework '{framework}'")
 
 
-__all__ = ["Trainer", "trainer_for"]
+__all__ = ["FitJob", "Trainer", "trainer_for"]

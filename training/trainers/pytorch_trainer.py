@@ -12,13 +12,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from torch import nn
 
-from training.datasets import Splits
-from training.scoring import score
-from training.trainers.base import ReportFn
+from training.trainers.base import FitJob, Trainer
 
 DEFAULTS = {
     "hidden_units": 32,
@@ -54,30 +51,23 @@ def fold_standardisation(net: nn.Sequential, mean: torch.Tensor, std: torch.Tens
     return nn.Sequential(folded, *list(net)[1:], nn.Softmax(dim=1)).eval()
 
 
-class PyTorchTrainer:
+class PyTorchTrainer(Trainer):
     """Trainer for a multi-layer perceptron classifier trained with Adam on one thread."""
 
     framework = "pytorch"
     pyfunc_output = "probabilities"
 
-    def fit(
-        self,
-        estimator: str,
-        params: dict[str, Any],
-        splits: Splits,
-        report: ReportFn | None,
-        report_every: int,
-        seed: int,
-    ) -> nn.Sequential:
+    def fit(self, job: FitJob) -> nn.Sequential:
         torch.set_num_threads(1)
-        torch.manual_seed(seed)
-        p = {**DEFAULTS, **{k: v for k, v in params.items() if k not in ("random_state", "seed")}}
-        x = torch.tensor(splits.x_train.to_numpy(), dtype=torch.float32)
-        y = torch.tensor(splits.y_train.to_numpy(), dtype=torch.long)
+        torch.manual_seed(job.seed)
+        p = {**DEFAULTS, **{k: v for k, v in job.params.items() if k not in ("random_state", "seed")}}
+        x = torch.tensor(job.splits.x_train.to_numpy(), dtype=torch.float32)
+        y = torch.tensor(job.splits.y_train.to_numpy(), dtype=torch.long)
         mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-6)
-        net = build_mlp(x.shape[1], len(splits.classes), int(p["hidden_units"]), int(p["hidden_layers"]), p["dropout"])
+        classes = len(job.splits.classes)
+        net = build_mlp(x.shape[1], classes, int(p["hidden_units"]), int(p["hidden_layers"]), p["dropout"])
         optimiser = torch.optim.Adam(net.parameters(), lr=p["learning_rate"], weight_decay=p["weight_decay"])
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(job.seed)
         for epoch in range(1, int(p["epochs"]) + 1):
             net.train()
             for batch in torch.randperm(len(x), generator=generator).split(int(p["batch_size"])):
@@ -85,29 +75,21 @@ class PyTorchTrainer:
                 loss = nn.functional.cross_entropy(net((x[batch] - mean) / std), y[batch])
                 loss.backward()
                 optimiser.step()
-            if report is not None and epoch % report_every == 0:
-                model = fold_standardisation(net, mean, std)
-                report(
-                    epoch // report_every,
-                    score(splits.y_valid, self.predict_proba(model, splits.x_valid), splits.classes),
-                )
+            job.report_step(epoch, lambda: self.predict_proba(fold_standardisation(net, mean, std), job.splits.x_valid))
         return fold_standardisation(net, mean, std)
 
     def predict_proba(self, model: nn.Sequential, features: pd.DataFrame) -> np.ndarray:
         with torch.no_grad():
             return model(torch.tensor(features.to_numpy(), dtype=torch.float32)).numpy()
 
-    def log_model(
-        self, model: nn.Sequential, *, name: str, features: pd.DataFrame, metadata: dict[str, Any]
-    ) -> ModelInfo:
-        example = features.head(3)
+    def pyfunc_predict(self, model: nn.Sequential, features: pd.DataFrame) -> np.ndarray:
+        return self.predict_proba(model, features)  # the logged net ends in softmax
+
+    def log_flavour(self, model: nn.Sequential, **logged: Any) -> ModelInfo:
         return mlflow.pytorch.log_model(
             model,
-            name=name,
-            signature=infer_signature(example, self.predict_proba(model, example)),
-            input_example=example,
             # pickle, not pt2: torch.export traces a fixed batch size from the input example.
             serialization_format="pickle",
             pip_requirements=["torch==2.13.0", f"mlflow=={mlflow.__version__}"],
-            metadata=metadata,
+            **logged,
         )

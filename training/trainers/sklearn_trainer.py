@@ -5,20 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
 import sklearn
 import skops.io
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training.datasets import Splits
-from training.scoring import score
-from training.trainers.base import ReportFn
+from training.trainers.base import FitJob, Trainer
 
 
 def build_estimator(estimator: str, params: dict[str, Any], seed: int) -> Any:
@@ -34,40 +29,26 @@ def build_estimator(estimator: str, params: dict[str, Any], seed: int) -> Any:
     raise ValueError(f"unknown sklearn estimator '{estimator}'")
 
 
-class SklearnTrainer:
+class SklearnTrainer(Trainer):
     """Trainer for RandomForest, LogisticRegression and HistGradientBoosting classifiers."""
 
     framework = "sklearn"
     pyfunc_output = "labels"
 
-    def fit(
-        self,
-        estimator: str,
-        params: dict[str, Any],
-        splits: Splits,
-        report: ReportFn | None,
-        report_every: int,
-        seed: int,
-    ) -> Any:
-        model = build_estimator(estimator, params, seed).fit(splits.x_train, splits.y_train)
-        if report is not None:
-            report(1, score(splits.y_valid, self.predict_proba(model, splits.x_valid), splits.classes))
+    def fit(self, job: FitJob) -> Any:
+        """One fit, then one report (iteration 1): there are no rounds to stop early."""
+        model = build_estimator(job.estimator, job.params, job.seed).fit(job.splits.x_train, job.splits.y_train)
+        if job.report is not None:
+            job.report(1, job.validation_scores(self.predict_proba(model, job.splits.x_valid)))
         return model
 
-    def predict_proba(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return model.predict_proba(features)
-
-    def log_model(self, model: Any, *, name: str, features: pd.DataFrame, metadata: dict[str, Any]) -> ModelInfo:
-        example = features.head(3)
+    def log_flavour(self, model: Any, **logged: Any) -> ModelInfo:
         return mlflow.sklearn.log_model(
             model,
-            name=name,
-            signature=infer_signature(example, model.predict(example)),
-            input_example=example,
             # Explicit requirements: inferring them imports the model in a subprocess, which costs ~40 s here.
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"],
-            metadata=metadata,
             skops_trusted_types=trusted_types(model),
+            **logged,
         )
 
 

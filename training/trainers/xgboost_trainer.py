@@ -6,29 +6,26 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
 import sklearn
 import xgboost as xgb
-from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
-from training.datasets import Splits
-from training.scoring import score
-from training.trainers.base import ReportFn
+from training.trainers.base import FitJob, Trainer
 
 
 class _ReportRounds(xgb.callback.TrainingCallback):
-    """Scores the model on the validation split every `every` rounds and hands the scores to `report`."""
+    """Hands the validation probabilities of the first `rounds` trees to `job.report_step` after every round."""
 
-    def __init__(self, splits: Splits, report: ReportFn, every: int) -> None:
+    def __init__(self, job: FitJob) -> None:
         super().__init__()
-        self._splits, self._report, self._every = splits, report, every
+        self._job = job
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
         rounds = epoch + 1
-        if rounds % self._every == 0:
-            proba = _as_class_proba(model.inplace_predict(self._splits.x_valid, iteration_range=(0, rounds)))
-            self._report(rounds // self._every, score(self._splits.y_valid, proba, self._splits.classes))
+        x_valid = self._job.splits.x_valid
+        self._job.report_step(
+            rounds, lambda: _as_class_proba(model.inplace_predict(x_valid, iteration_range=(0, rounds)))
+        )
         return False
 
 
@@ -38,43 +35,32 @@ def _as_class_proba(raw: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - raw, raw]) if raw.ndim == 1 else raw
 
 
-class XGBoostTrainer:
+class XGBoostTrainer(Trainer):
     """Trainer for `xgboost.XGBClassifier` (hist tree method, one thread)."""
 
     framework = "xgboost"
     pyfunc_output = "labels"
 
-    def fit(
-        self,
-        estimator: str,
-        params: dict[str, Any],
-        splits: Splits,
-        report: ReportFn | None,
-        report_every: int,
-        seed: int,
-    ) -> Any:
-        callbacks = [_ReportRounds(splits, report, report_every)] if report is not None else None
+    def fit(self, job: FitJob) -> Any:
+        callbacks = [_ReportRounds(job)] if job.report is not None else None
         model = xgb.XGBClassifier(
-            tree_method="hist", n_jobs=1, random_state=seed, callbacks=callbacks, **{"n_estimators": 50, **params}
+            tree_method="hist",
+            n_jobs=1,
+            random_state=job.seed,
+            callbacks=callbacks,
+            **{"n_estimators": 50, **job.params},
         )
-        model.fit(splits.x_train, splits.y_train, verbose=False)
+        model.fit(job.splits.x_train, job.splits.y_train, verbose=False)
         model.set_params(callbacks=None)  # callbacks hold the data splits; do not pickle them with the model
         return model
 
-    def predict_proba(self, model: Any, features: pd.DataFrame) -> np.ndarray:
-        return model.predict_proba(features)
-
-    def log_model(self, model: Any, *, name: str, features: pd.DataFrame, metadata: dict[str, Any]) -> ModelInfo:
-        example = features.head(3)
+    def log_flavour(self, model: Any, **logged: Any) -> ModelInfo:
         return mlflow.xgboost.log_model(
             model,
-            name=name,
-            signature=infer_signature(example, model.predict(example)),
-            input_example=example,
             pip_requirements=[
                 f"xgboost=={xgb.__version__}",
                 f"scikit-learn=={sklearn.__version__}",
                 f"mlflow=={mlflow.__version__}",
             ],
-            metadata=metadata,
+            **logged,
         )
