@@ -25,7 +25,7 @@ from rollout.observation import Observation
 from rollout.policy import TERMINAL_PHASES, Action, Decision, Phase, RolloutState, abort, start, step
 from rollout.routers.base import RUNNING, Router
 from rollout.serve_config import gateway_policy, version_app_name
-from rollout.spec import RolloutSpec
+from rollout.spec import RolloutSpec, sticky_header
 from rollout.store import Intent, RolloutStore
 
 DEPLOY = "deploy_candidate"
@@ -166,7 +166,7 @@ class RolloutDriver:
         observation: Observation | None = None,
     ) -> RolloutState:
         """Persist the decision as an intent, apply it, record it; a new baseline starts after the change."""
-        effect = route_effect(state, decision)
+        effect = route_effect(state, decision, sticky_header(self.spec))
         outcome = verdict or verdict_of(decision.action)
         if outcome is not None:
             effect["verdict"] = {"verdict": outcome, "champion": state.champion, "candidate": state.candidate}

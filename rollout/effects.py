@@ -4,7 +4,8 @@ An effect is the JSON dict stored with an intent (`rollout.store.Intent.effect`)
 same config as applying it once (absolute weights; "app present"; "version absent"), which is what makes crash
 replay safe. Kinds:
 - `deploy`: `{"app": {...}, "version": v}` - add the version app and list the version at weight 0;
-- `route`: `{"weights": {v: w}, "shadow": {"version", "percent"} | null, "champion": v | null}` - the split;
+- `route`: `{"weights": {v: w}, "shadow": {"version", "percent"} | null, "champion": v | null}` - the split,
+  plus `"sticky_header": h` when callers must stick to a version by that header (A/B tests);
 - `remove`: `{"version": v, "app": name}` - drop a version at weight 0 from the policy and its app;
 - `none`: `{}` - a phase change only (pause).
 """
@@ -24,6 +25,7 @@ from rollout.serve_config import (
     with_champion,
     with_policy_version,
     with_shadow,
+    with_sticky_header,
     with_version_app,
     with_weights,
     without_app,
@@ -45,8 +47,9 @@ def deploy_effect(config: dict, model: str, champion: str, candidate: str) -> Ef
     return {"kind": "deploy", "version": candidate, "app": version_app(model, candidate, template)}
 
 
-def route_effect(before: RolloutState, decision: Decision) -> Effect:
-    """The split a policy decision stands for (RESTART gives the old candidate's share back)."""
+def route_effect(before: RolloutState, decision: Decision, sticky_header: str | None = None) -> Effect:
+    """The split a policy decision stands for (RESTART gives the old candidate's share back); with
+    `sticky_header`, the gateway pins each caller to one version by that header."""
     state = decision.state
     if decision.action is Action.PAUSE:
         return {"kind": "none"}
@@ -55,7 +58,8 @@ def route_effect(before: RolloutState, decision: Decision) -> Effect:
     shadow = {"version": state.candidate, "percent": state.mirror_percent} if state.mirror_percent else None
     # Always explicit, so a replay or a rollback after a promotion leaves the right failover target.
     champion = state.candidate if decision.action is Action.PROMOTE else before.champion
-    return {"kind": "route", "weights": weights, "shadow": shadow, "champion": champion}
+    effect = {"kind": "route", "weights": weights, "shadow": shadow, "champion": champion}
+    return {**effect, "sticky_header": sticky_header} if sticky_header else effect
 
 
 def remove_effect(config: dict, model: str, version: str) -> Effect:
@@ -82,6 +86,8 @@ def apply_effect(config: dict, model: str, effect: Effect) -> tuple[dict, list[s
         config = with_shadow(config, model, shadow["version"] if shadow else None, shadow["percent"] if shadow else 0)
         if effect.get("champion"):
             config = with_champion(config, model, effect["champion"])
+        if effect.get("sticky_header"):
+            config = with_sticky_header(config, model, effect["sticky_header"])
         return config, [GATEWAY_APP]
     if kind == "remove":
         return _without_version(config, model, effect["version"], effect["app"]), [GATEWAY_APP]

@@ -18,6 +18,7 @@ A different candidate in the observation restarts the analysis from the first st
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -199,29 +200,46 @@ def _passed_interval(state: RolloutState, spec: RolloutSpec, checks: list[CheckR
             state = state.model_copy(update={"step_index": next_index})
             return _hold(state, message, checks, phase=Phase.PROGRESSING)
         return _advance(state, spec, next_index, now_s, checks)
-    if promotes_on_success(spec) or _ab_winner(state, spec):
+    ab_test = _ab_test_result(state, spec)
+    summary = f"; {ab_test.summary}" if ab_test is not None else ""
+    if promotes_on_success(spec) or (ab_test is not None and ab_test.promote):
         update = {"candidate_weight": 100, "mirror_percent": 0, "interval_started_at_s": now_s}
         state = state.model_copy(update=update)
-        return _decide(Action.PROMOTE, state, f"all {len(schedule)} steps passed; promoting", checks, Phase.PROMOTING)
+        message = f"all {len(schedule)} steps passed{summary}; promoting"
+        return _decide(Action.PROMOTE, state, message, checks, Phase.PROMOTING)
     state = state.model_copy(update={"candidate_weight": 0, "mirror_percent": 0})
     return _decide(
         Action.CONCLUDE,
         state,
-        f"{spec.strategy} concluded after {len(schedule)} steps",
+        f"{spec.strategy} concluded after {len(schedule)} steps{summary}",
         checks,
         Phase.SUCCEEDED,
     )
 
 
-def _ab_winner(state: RolloutState, spec: RolloutSpec) -> bool:
-    """An A/B test promotes only a candidate whose error rate is significantly lower than the champion's."""
-    if not isinstance(spec, ABTestSpec) or not spec.promote_winner:
-        return False
+class ABTestResult(NamedTuple):
+    promote: bool
+    summary: str
+
+
+def _ab_test_result(state: RolloutState, spec: RolloutSpec) -> ABTestResult | None:
+    """The significance test over the whole A/B test (None for other strategies). It is reported either way;
+    the candidate is promoted only with `promote_winner` and an error rate significantly lower than the
+    champion's (one-sided two-proportion z-test)."""
+    if not isinstance(spec, ABTestSpec):
+        return None
     champion, candidate = state.champion_totals, state.candidate_totals
+    rates = (
+        f"candidate error rate {candidate.errors}/{candidate.requests} "
+        f"vs champion {champion.errors}/{champion.requests}"
+    )
     if champion.requests == 0 or candidate.requests == 0:
-        return False
+        return ABTestResult(False, f"{rates}: not tested (a version had no requests)")
     test = two_proportion_z_test(champion.errors, champion.requests, candidate.errors, candidate.requests)
-    return test.p_value < spec.significance
+    lower = test.p_value < spec.significance
+    verdict = "significantly lower" if lower else "not significantly lower"
+    detail = f"one-sided z-test p={test.p_value:.3g}, alpha={spec.significance:g}"
+    return ABTestResult(spec.promote_winner and lower, f"{rates}: {verdict} ({detail})")
 
 
 def _advance(

@@ -164,6 +164,13 @@ def with_shadow(config: dict, model: str, version: str | None, percent: int = 0)
     return _with_policy_field(config, model, version, "shadow", {"version": version, "percent": percent})
 
 
+def with_sticky_header(config: dict, model: str, header: str) -> dict:
+    """Hash callers to versions by this request header's value (the same caller always gets the same version)."""
+    policy = gateway_policy(config, model)
+    policy["sticky_header"] = header
+    return with_gateway_policy(config, model, policy)
+
+
 def policy_weights(config: dict, model: str) -> dict[str, int]:
     """The model's current split: version -> weight."""
     return {route["version"]: route["weight"] for route in gateway_policy(config, model)["versions"]}

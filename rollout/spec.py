@@ -244,6 +244,11 @@ def mirror_percent(spec: RolloutSpec) -> int:
     return spec.mirror_percent if isinstance(spec, BlueGreenSpec | ShadowSpec) else 0
 
 
+def sticky_header(spec: RolloutSpec) -> str | None:
+    """The request header that pins callers to a version while the strategy runs (A/B tests only)."""
+    return spec.sticky_header if isinstance(spec, ABTestSpec) else None
+
+
 def promotes_on_success(spec: RolloutSpec) -> bool:
     """Whether passing the whole schedule promotes the candidate (shadow and A/B tests only conclude)."""
     return isinstance(spec, CanarySpec | BlueGreenSpec)

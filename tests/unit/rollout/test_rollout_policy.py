@@ -340,15 +340,33 @@ def test_shadow_concludes_without_promoting() -> None:
 
 
 @pytest.mark.parametrize(
-    ("candidate", "promote_winner", "last_action"),
+    ("candidate", "promote_winner", "last_action", "message"),
     [
-        (VersionWindow(requests=900, errors=0, p99_ms=20), True, Action.PROMOTE),
-        (VersionWindow(requests=900, errors=0, p99_ms=20), False, Action.CONCLUDE),
-        (VersionWindow(requests=900, errors=9, p99_ms=20), True, Action.CONCLUDE),
+        (
+            VersionWindow(requests=900, errors=0, p99_ms=20),
+            True,
+            Action.PROMOTE,
+            "all 2 steps passed; candidate error rate 0/1800 vs champion 18/1800: significantly lower "
+            "(one-sided z-test p=1.05e-05, alpha=0.05); promoting",
+        ),
+        (
+            VersionWindow(requests=900, errors=0, p99_ms=20),
+            False,
+            Action.CONCLUDE,
+            "abtest concluded after 2 steps; candidate error rate 0/1800 vs champion 18/1800: significantly lower "
+            "(one-sided z-test p=1.05e-05, alpha=0.05)",
+        ),
+        (
+            VersionWindow(requests=900, errors=9, p99_ms=20),
+            True,
+            Action.CONCLUDE,
+            "abtest concluded after 2 steps; candidate error rate 18/1800 vs champion 18/1800: not significantly "
+            "lower (one-sided z-test p=0.5, alpha=0.05)",
+        ),
     ],
 )
-def test_abtest_promotes_only_a_significantly_better_winner(
-    candidate: VersionWindow, promote_winner: bool, last_action: Action
+def test_abtest_promotes_only_a_significantly_better_winner_and_reports_the_test(
+    candidate: VersionWindow, promote_winner: bool, last_action: Action, message: str
 ) -> None:
     spec = parse_spec(
         {
@@ -362,5 +380,9 @@ def test_abtest_promotes_only_a_significantly_better_winner(
     # The champion errs on 1 % of its 900 requests per interval: 18 of 1800 over the test. A candidate with
     # 0 of 1800 is significantly better (p ~ 1e-5); one with the same 1 % is not.
     rollout = FakeRollout(spec, [candidate], poll_s=1, champion=VersionWindow(requests=900, errors=9, p99_ms=20))
-    rollout.run(20)
+    messages = []
+    for _ in range(20):
+        rollout.poll_once()
+        messages.append(RolloutState.model_validate_json(rollout.state_json).message)
     assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
+    assert [m for (_, action, _), m in zip(rollout.log, messages, strict=False) if action is last_action] == [message]

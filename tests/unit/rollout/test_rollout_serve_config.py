@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rollout.effects import apply_effect, route_effect
 from rollout.errors import (
     AppNotFoundError,
     GatewayNotFoundError,
@@ -18,6 +19,7 @@ from rollout.errors import (
     ProtectedAppError,
     VersionNotInPolicyError,
 )
+from rollout.policy import start, step
 from rollout.serve_config import (
     find_app,
     gateway_policy,
@@ -33,6 +35,7 @@ from rollout.serve_config import (
     without_app,
     without_policy_version,
 )
+from rollout.spec import parse_spec, sticky_header
 
 SERVE_YAML = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 
@@ -230,6 +233,23 @@ def test_champion_and_shadow_need_a_listed_version() -> None:
     with pytest.raises(VersionNotInPolicyError, match="^Model 'iris' has no version '3' in the gateway policy$"):
         with_shadow(config, "iris", "3", 10)
     assert gateway_policy(with_shadow(config, "iris", None), "iris")["shadow"] is None
+
+
+def test_an_ab_test_split_pins_callers_by_its_header_and_other_strategies_leave_it_alone() -> None:
+    spec = parse_spec({"strategy": "abtest", "interval_s": 1, "duration_s": 2, "sticky_header": "X-Tenant"})
+    before = start("r1", "iris", "1", "2", spec, now_s=0)
+    split = step(before, None, spec, now_s=1)
+    config, wait_for = apply_effect(with_candidate(serve_config()), "iris", route_effect(before, split, "X-Tenant"))
+    assert (policy_weights(config, "iris"), gateway_policy(config, "iris")["sticky_header"], wait_for) == (
+        {"1": 50, "2": 50},
+        "X-Tenant",
+        ["gateway"],
+    )
+    assert sticky_header(spec) == "X-Tenant"
+    canary = parse_spec({"strategy": "canary", "step_weights": [50]})
+    assert sticky_header(canary) is None
+    config, _ = apply_effect(with_candidate(serve_config()), "iris", route_effect(before, split, sticky_header(canary)))
+    assert "sticky_header" not in gateway_policy(config, "iris")
 
 
 def test_shipped_serve_yaml_is_understood() -> None:
