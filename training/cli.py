@@ -16,6 +16,9 @@ from training.sweep import SweepOutcome, run_sweep
 
 # MLflow's HTTP client retries for minutes by default; a CLI should fail within seconds when MLflow is down.
 BOUNDED_MLFLOW_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+# MLflow prints a URL for every run it ends, fetching the whole run from the server first: for a sweep that is one
+# more request per trial, and lines in stdout, which --json owns. The sweep prints its own run's address on stderr.
+QUIET_MLFLOW = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--alias needs --register")
     if args.no_mlflow and args.register:
         parser.error("--register needs MLflow logging; drop --no-mlflow")
-    for key, value in BOUNDED_MLFLOW_RETRIES.items():
+    for key, value in {**BOUNDED_MLFLOW_RETRIES, **QUIET_MLFLOW}.items():
         os.environ.setdefault(key, value)
     console = Console()
     try:

@@ -137,8 +137,16 @@ def _start_sweep_run(
         }
     )
     mlflow.log_dict(spec.model_dump(mode="json"), "sweep_spec.json")
-    console.print(f"sweep run {parent.info.run_id} in experiment '{spec.experiment}' at {client.tracking_uri}")
+    console.print(f"sweep run {parent.info.run_id} in experiment '{spec.experiment}' at {run_address(tracking)}")
     return client, tracking
+
+
+def run_address(tracking: TrackingContext) -> str:
+    """The sweep run's page in the MLflow UI for a tracking server, else the tracking URI (a local store)."""
+    uri = tracking.tracking_uri or ""
+    if not uri.startswith(("http://", "https://")):
+        return uri
+    return f"{uri.rstrip('/')}/#/experiments/{tracking.experiment_id}/runs/{tracking.sweep_run_id}"
 
 
 def _tune(

@@ -3,13 +3,22 @@
 Trial runs are written by `TrialLogger`, a Tune callback in the driver, so trials never talk to MLflow (workers
 need no route to it, and a slow MLflow cannot slow a trial). Its MLflow calls run in order on one background
 thread, so Tune's event loop never waits on them either; `close` drains that thread.
+
+What it sends is kept to few requests, because every request costs CPU in this process and in the MLflow server,
+both of which share the cores the trials run on: a trial's params, scores and tags wait in a per-trial buffer and
+go out together in one `log_batch` when scores arrive or the trial ends (several reports queued behind a slow
+server share one request). A trial run thus costs create + one batch per report + end. MLflow's own async
+logging (`synchronous=False`) would not cut that: without a buffering delay it sends every batch on its own from a
+pool of threads, and `set_terminated` shuts the async queue down for every trial that ends.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow import MlflowClient
@@ -51,10 +60,18 @@ class TrialLogger(tune.Callback):
     """Logs every trial as an MLflow run nested under the sweep run: params, per-report validation scores
     (`valid_<metric>` at step = report number), lineage tags, and an honest final status."""
 
-    def __init__(self, context: TrackingContext, fixed_params: dict[str, Any], interrupted: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        context: TrackingContext,
+        fixed_params: dict[str, Any],
+        interrupted: Callable[[], bool],
+        client: MlflowClient | None = None,
+    ) -> None:
         self._context, self._fixed, self._interrupted = context, dict(fixed_params), interrupted
-        self._client: MlflowClient | None = None
+        self._client = client  # made on first use when not given: a client is not picklable
         self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._pending: dict[str, _Pending] = {}  # trial id -> data not sent yet (filled by Tune, drained by us)
         self._runs: dict[str, str] = {}  # trial id -> run id (touched only on the logging thread)
         self._open: set[str] = set()
         self.errors: list[str] = []
@@ -67,21 +84,26 @@ class TrialLogger(tune.Callback):
         self.__init__(state["context"], state["fixed"], lambda: False)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._submit(self._start, trial.trial_id, str(trial), {**self._fixed, **dict(trial.config)})
+        params = {**self._fixed, **dict(trial.config)}
+        self._buffer(trial.trial_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
+        self._submit(self._start, trial.trial_id, str(trial))  # the params ride with the first scores
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        scores = {key: float(result[key]) for key in SCORES if key in result}
-        self._submit(self._log, trial.trial_id, int(result.get("iteration", iteration)), scores)
+        now, step = int(time.time() * 1000), int(result.get("iteration", iteration))
+        metrics = [Metric(f"valid_{key}", float(result[key]), now, step) for key in SCORES if key in result]
+        self._buffer(trial.trial_id, metrics=metrics)
+        self._submit(self._flush, trial.trial_id)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if self._interrupted():
-            self._submit(self._finish, trial.trial_id, "KILLED", False)
-        else:
-            early = not (trial.last_result or {}).get("done", False)
-            self._submit(self._finish, trial.trial_id, "FINISHED", early)
+            self._submit(self._finish, trial.trial_id, "KILLED")
+            return
+        if not (trial.last_result or {}).get("done", False):
+            self._buffer(trial.trial_id, tags=[RunTag(EARLY_STOPPED_TAG, "true")])
+        self._submit(self._finish, trial.trial_id, "FINISHED")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._submit(self._finish, trial.trial_id, "FAILED", False)
+        self._submit(self._finish, trial.trial_id, "FAILED")
 
     def close(self, status_of_open_runs: str) -> None:
         """End runs still open (e.g. KILLED after an interrupt) and wait for every queued call."""
@@ -91,9 +113,13 @@ class TrialLogger(tune.Callback):
         self._executor.shutdown(wait=True)
         self._executor = None
 
+    def _buffer(self, trial_id: str, **entities: list) -> None:
+        with self._lock:
+            self._pending.setdefault(trial_id, _Pending()).add(**entities)
+
     def _submit(self, call: Callable[..., None], *args: Any) -> None:
         if self._executor is None:
-            self._client = MlflowClient(tracking_uri=self._context.tracking_uri)
+            self._client = self._client or MlflowClient(tracking_uri=self._context.tracking_uri)
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rayship-mlflow")
         self._executor.submit(self._guarded, call, *args)
 
@@ -103,27 +129,43 @@ class TrialLogger(tune.Callback):
         except Exception as exc:  # noqa: BLE001 - a failed log call must not kill the sweep; it is reported
             self.errors.append(f"{call.__name__}: {exc}")
 
-    def _start(self, trial_id: str, name: str, params: dict[str, Any]) -> None:
+    def _start(self, trial_id: str, name: str) -> None:
         context = self._context
         tags = {**lineage_tags(context), PARENT_TAG: context.sweep_run_id, tag_names.TRIAL_ID: trial_id}
         run = self._client.create_run(context.experiment_id, tags=tags, run_name=name)
-        self._client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in sorted(params.items())])
         self._runs[trial_id] = run.info.run_id
         self._open.add(trial_id)
 
-    def _log(self, trial_id: str, step: int, scores: dict[str, float]) -> None:
-        now = int(time.time() * 1000)
-        metrics = [Metric(f"valid_{key}", value, now, step) for key, value in scores.items()]
-        self._client.log_batch(self._runs[trial_id], metrics=metrics)
+    def _flush(self, trial_id: str) -> None:
+        """Send whatever the trial has buffered in one request; a no-op when an earlier flush took it all."""
+        with self._lock:
+            pending = self._pending.pop(trial_id, None)
+        if pending is not None and trial_id in self._runs:
+            self._client.log_batch(
+                self._runs[trial_id], metrics=pending.metrics, params=pending.params, tags=pending.tags
+            )
 
-    def _finish(self, trial_id: str, status: str, early_stopped: bool) -> None:
+    def _finish(self, trial_id: str, status: str) -> None:
         if trial_id not in self._open:
             return
-        if early_stopped:
-            self._client.log_batch(self._runs[trial_id], tags=[RunTag(EARLY_STOPPED_TAG, "true")])
+        self._flush(trial_id)
         self._client.set_terminated(self._runs[trial_id], status)
         self._open.discard(trial_id)
 
     def _finish_open(self, status: str) -> None:
         for trial_id in sorted(self._open):
-            self._finish(trial_id, status, False)
+            self._finish(trial_id, status)
+
+
+@dataclass
+class _Pending:
+    """A trial's params, metrics and tags not sent to MLflow yet."""
+
+    params: list[Param] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
+    tags: list[RunTag] = field(default_factory=list)
+
+    def add(self, params: Iterable[Param] = (), metrics: Iterable[Metric] = (), tags: Iterable[RunTag] = ()) -> None:
+        self.params.extend(params)
+        self.metrics.extend(metrics)
+        self.tags.extend(tags)

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 import pytest
 from mlflow import MlflowClient
 
+from training.sweep import run_address
 from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG, TrackingContext, TrialLogger
 from training.tuner import Interrupt
 
@@ -63,6 +64,81 @@ def test_trials_become_nested_runs_with_params_history_and_lineage(sweep):
     assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.75)]
     assert run.info.status == "FINISHED"
     assert logger.errors == []
+
+
+class CountingClient(MlflowClient):
+    """A real client that counts the requests the logger makes."""
+
+    def __init__(self, tracking_uri):
+        super().__init__(tracking_uri=tracking_uri)
+        self.calls = []
+
+    def create_run(self, *args, **kwargs):
+        self.calls.append("create_run")
+        return super().create_run(*args, **kwargs)
+
+    def log_batch(self, *args, **kwargs):
+        self.calls.append("log_batch")
+        return super().log_batch(*args, **kwargs)
+
+    def set_terminated(self, *args, **kwargs):
+        self.calls.append("set_terminated")
+        return super().set_terminated(*args, **kwargs)
+
+
+def test_a_trial_costs_create_one_batch_per_report_and_end(sweep):
+    client, context = sweep
+    counting = CountingClient(context.tracking_uri)
+    logger = TrialLogger(context, {"random_state": 0}, interrupted=lambda: False, client=counting)
+    trial = FakeTrial("t_00001", config={"max_depth": 3})
+    logger.on_trial_start(0, [], trial)
+    logger.on_trial_result(1, [], trial, {"accuracy": 0.5, "iteration": 1})
+    trial.last_result = {"accuracy": 0.5, "done": True}
+    logger.on_trial_complete(1, [], trial)
+    logger.close("KILLED")
+    # The params wait for the first scores and go out with them; the end sends nothing left over.
+    assert counting.calls == ["create_run", "log_batch", "set_terminated"]
+    run = trial_runs(client, context)["t_00001"]
+    assert run.data.params == {"max_depth": "3", "random_state": "0"}
+    assert run.data.metrics == {"valid_accuracy": 0.5}
+    assert run.info.status == "FINISHED"
+
+
+def test_buffered_data_is_sent_before_every_kind_of_end(sweep):
+    client, context = sweep
+    interrupt = Interrupt()
+    logger = TrialLogger(context, {"seed": 1}, interrupted=interrupt.event.is_set)
+    silent, stopped, killed = FakeTrial("silent"), FakeTrial("stopped"), FakeTrial("killed")
+    for trial in (silent, stopped, killed):
+        logger.on_trial_start(0, [], trial)
+    logger.on_trial_error(1, [], silent)  # failed before its first report
+    logger.on_trial_result(1, [], stopped, {"accuracy": 0.25, "iteration": 1})
+    stopped.last_result = {"accuracy": 0.25, "done": False}
+    logger.on_trial_complete(1, [], stopped)
+    logger.on_trial_result(1, [], killed, {"accuracy": 0.75, "iteration": 1})
+    interrupt.event.set()
+    logger.close("KILLED")
+    runs = trial_runs(client, context)
+    assert {key: run.info.status for key, run in runs.items()} == {
+        "silent": "FAILED",
+        "stopped": "FINISHED",
+        "killed": "KILLED",
+    }
+    assert all(run.data.params == {"seed": "1"} for run in runs.values())
+    assert runs["stopped"].data.tags[EARLY_STOPPED_TAG] == "true"
+    assert runs["stopped"].data.metrics == {"valid_accuracy": 0.25}
+    assert runs["killed"].data.metrics == {"valid_accuracy": 0.75}
+    assert logger.errors == []
+
+
+def test_run_address_is_the_ui_page_for_a_server_and_the_uri_for_a_local_store(sweep):
+    _, context = sweep
+    served = context.model_copy(update={"tracking_uri": "http://127.0.0.1:5000/"})
+    assert (
+        run_address(served)
+        == f"http://127.0.0.1:5000/#/experiments/{context.experiment_id}/runs/{context.sweep_run_id}"
+    )
+    assert run_address(context) == context.tracking_uri
 
 
 def test_final_statuses_early_stop_failure_and_leftovers(sweep):
