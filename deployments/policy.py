@@ -132,6 +132,16 @@ class GatewayConfig(BaseModel):
     request_timeout_s: float = Field(
         30.0, gt=0, le=600, description="Longest wait for a version's answer before it counts as unavailable (503)."
     )
+    max_batch_size: int = Field(
+        32, ge=1, le=1024, description="Most requests one gateway replica sends to a version app in one call."
+    )
+    max_calls_in_flight: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Calls one gateway replica keeps in flight per version app; further requests wait and leave "
+        "together in the next call (deployments/gateway/batcher.py).",
+    )
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Traffic policy per model name.")
 
     @field_validator("models")

@@ -11,6 +11,7 @@ deployment's `user_config` without a restart. Replicas, autoscaling and `num_cpu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -157,6 +158,10 @@ class ModelVersion:
         except RayshipError as exc:
             return VersionError(exc.status_code, exc.message)
         return await self._predict_batch(conformed)
+
+    async def predict_many(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        """A gateway's batch, answered request by request; `@serve.batch` merges it with other callers' requests."""
+        return list(await asyncio.gather(*(self.predict(features) for features in batch)))
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:

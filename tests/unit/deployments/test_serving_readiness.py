@@ -1,33 +1,26 @@
-"""Which version apps the gateway treats as ready, read from a `serve.status()` snapshot (no Ray needed)."""
+"""Which version apps the gateway treats as ready, read from the controller's instance details (no Ray needed)."""
 
 from __future__ import annotations
 
-from ray.serve._private.common import DeploymentStatus, DeploymentStatusTrigger, ReplicaState
-from ray.serve.schema import ApplicationStatus, ApplicationStatusOverview, DeploymentStatusOverview, ServeStatus
+from ray.serve._private.common import ReplicaState
 
 from deployments.gateway.caller import running_version_apps
 
 
-def app(deployment: str, replicas: dict[ReplicaState, int], status: ApplicationStatus) -> ApplicationStatusOverview:
-    overview = DeploymentStatusOverview(
-        status=DeploymentStatus.HEALTHY,
-        status_trigger=DeploymentStatusTrigger.UNSPECIFIED,
-        replica_states=replicas,
-        message="",
-    )
-    return ApplicationStatusOverview(
-        status=status, message="", last_deployed_time_s=0.0, deployments={deployment: overview}
-    )
+def app(deployment: str, *states: ReplicaState) -> dict:
+    return {"deployments": {deployment: {"replicas": [{"state": state} for state in states]}}}
 
 
 def test_an_app_is_ready_while_its_model_version_has_a_running_replica() -> None:
-    status = ServeStatus(
-        applications={
-            "iris-v1": app("ModelVersion", {ReplicaState.RUNNING: 2}, ApplicationStatus.RUNNING),
-            "iris-v2": app("ModelVersion", {ReplicaState.STARTING: 1}, ApplicationStatus.DEPLOYING),
-            "iris-v3": app("ModelVersion", {ReplicaState.RUNNING: 1}, ApplicationStatus.DEPLOYING),  # batching update
-            "gateway": app("Gateway", {ReplicaState.RUNNING: 1}, ApplicationStatus.RUNNING),
+    details = {
+        "applications": {
+            "iris-v1": app("ModelVersion", ReplicaState.RUNNING, ReplicaState.RUNNING),
+            "iris-v2": app("ModelVersion", ReplicaState.STARTING),
+            "iris-v3": app("ModelVersion", ReplicaState.STOPPING, ReplicaState.RUNNING),  # a rolling batching update
+            "iris-v4": app("ModelVersion"),
+            "gateway": app("Gateway", ReplicaState.RUNNING),
         }
-    )
-    assert running_version_apps(status) == frozenset({"iris-v1", "iris-v3"})
-    assert running_version_apps(ServeStatus()) == frozenset()
+    }
+    assert running_version_apps(details) == frozenset({"iris-v1", "iris-v3"})
+    assert running_version_apps({"applications": {}}) == frozenset()
+    assert running_version_apps({}) == frozenset()

@@ -1,0 +1,126 @@
+"""Natural batching of gateway -> version app calls (`deployments/gateway/batcher.py`), with a scripted send."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from deployments.gateway.batcher import VersionBatcher
+from deployments.types import Features
+
+
+def rows(value: float) -> Features:
+    return Features(np.array([[value]]))
+
+
+class ScriptedApp:
+    """Answers each request with its value times 10; holds every call until `release()` unless told otherwise."""
+
+    def __init__(self, hold: bool = True) -> None:
+        self.calls: list[tuple[str, list[float]]] = []
+        self.gate = asyncio.Event()
+        self.failing: Exception | None = None
+        self.short_answer = False
+        if not hold:
+            self.gate.set()
+
+    async def send(self, app: str, batch: list[Features]) -> list[float]:
+        self.calls.append((app, [float(f.values[0, 0]) for f in batch]))
+        await self.gate.wait()
+        if self.failing is not None:
+            raise self.failing
+        answers = [float(f.values[0, 0]) * 10 for f in batch]
+        return answers[:-1] if self.short_answer else answers
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_a_lone_request_leaves_at_once_and_gets_its_own_answer() -> None:
+    async def scenario() -> tuple[float, list]:
+        app = ScriptedApp(hold=False)
+        answer = await VersionBatcher(app.send).submit("iris-v1", rows(1))
+        return answer, app.calls
+
+    assert asyncio.run(scenario()) == (10.0, [("iris-v1", [1.0])])
+
+
+def test_requests_queue_while_every_slot_is_busy_and_leave_together() -> None:
+    async def scenario() -> tuple[list, list]:
+        app = ScriptedApp()
+        batcher = VersionBatcher(app.send, max_batch_size=3, max_in_flight=1)
+        tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(6)]
+        await settle()
+        assert batcher.queued("iris-v1") == 5  # the first left alone; the rest wait for the slot
+        app.gate.set()
+        return list(await asyncio.gather(*tasks)), app.calls
+
+    answers, calls = asyncio.run(scenario())
+    assert answers == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    assert calls == [("iris-v1", [0.0]), ("iris-v1", [1.0, 2.0, 3.0]), ("iris-v1", [4.0, 5.0])]
+
+
+def test_each_app_has_its_own_slots() -> None:
+    async def scenario() -> list:
+        app = ScriptedApp()
+        batcher = VersionBatcher(app.send, max_in_flight=1)
+        tasks = [asyncio.create_task(batcher.submit(name, rows(1))) for name in ("iris-v1", "iris-v2")]
+        await settle()
+        app.gate.set()
+        await asyncio.gather(*tasks)
+        return app.calls
+
+    assert asyncio.run(scenario()) == [("iris-v1", [1.0]), ("iris-v2", [1.0])]
+
+
+def test_a_failed_call_fails_each_of_its_requests_and_frees_the_slot() -> None:
+    async def scenario() -> tuple[list, float]:
+        app = ScriptedApp()
+        app.failing = ConnectionError("replica died")
+        batcher = VersionBatcher(app.send, max_in_flight=1)
+        tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(3)]
+        await settle()
+        app.gate.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        app.failing = None
+        return [str(o) for o in outcomes], await batcher.submit("iris-v1", rows(7))
+
+    messages, later = asyncio.run(scenario())
+    assert messages == ["replica died"] * 3
+    assert later == 70.0
+
+
+def test_a_request_that_gave_up_while_queued_is_not_sent() -> None:
+    async def scenario() -> list:
+        app = ScriptedApp()
+        batcher = VersionBatcher(app.send, max_in_flight=1)
+        first = asyncio.create_task(batcher.submit("iris-v1", rows(1)))
+        impatient = asyncio.create_task(batcher.submit("iris-v1", rows(2)))
+        patient = asyncio.create_task(batcher.submit("iris-v1", rows(3)))
+        await settle()
+        impatient.cancel()
+        await settle()
+        app.gate.set()
+        await asyncio.gather(first, patient)
+        return app.calls
+
+    assert asyncio.run(scenario()) == [("iris-v1", [1.0]), ("iris-v1", [3.0])]
+
+
+def test_an_answer_count_that_does_not_match_fails_the_batch() -> None:
+    async def scenario() -> None:
+        app = ScriptedApp(hold=False)
+        app.short_answer = True
+        await VersionBatcher(app.send).submit("iris-v1", rows(1))
+
+    with pytest.raises(RuntimeError, match="^app 'iris-v1' returned 0 answers for 1 requests$"):
+        asyncio.run(scenario())
+
+
+def test_limits_are_validated() -> None:
+    with pytest.raises(ValueError, match="must be at least 1"):
+        VersionBatcher(ScriptedApp().send, max_batch_size=0)
