@@ -6,15 +6,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
+from deployments.stats import ModelStats
 from registry.api import PinnedVersion
+from rollout.cli import SPEC_DIR
 from rollout.clock import SystemClock
+from rollout.metrics_source import STATS_PATH
 from rollout.routers.serve_rest import ServeRestRouter
 from training.example_models import register_broken, register_iris
 
@@ -63,14 +69,37 @@ def gateway_config(live: dict, champion: PinnedVersion) -> dict:
     return {**live, "applications": [gateway, version_app(champion)]}
 
 
-class Traffic:
-    """Steady predictions from a background thread; counts answers by (status, x-model-version)."""
+@dataclass(frozen=True)
+class Answer:
+    """One prediction as a user saw it (wall-clock times, comparable with the driver's event log)."""
 
-    def __init__(self, serve_url: str, model: str = MODEL, rps: float = 20.0) -> None:
+    sent_at_s: float
+    received_at_s: float
+    user: str | None
+    status: int  # 0 when no HTTP answer came back
+    version: str  # the x-model-version header ("" without one)
+
+
+class Traffic:
+    """Steady predictions from a background thread; counts answers by (status, x-model-version) and logs each.
+
+    With `users`, request i carries the header `user_header: user-<i mod users>`, as callers of an A/B test do.
+    """
+
+    def __init__(
+        self,
+        serve_url: str,
+        model: str = MODEL,
+        rps: float = 20.0,
+        users: int = 0,
+        user_header: str = "x-user-id",
+    ) -> None:
         self.url = f"{serve_url}/v1/models/{model}:predict"
         self.period_s = 1.0 / rps
+        self.users, self.user_header = users, user_header
         self.answers: Counter[tuple[int, str]] = Counter()
         self.failures: list[tuple[float, int, str, str]] = []
+        self.log: list[Answer] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -84,18 +113,27 @@ class Traffic:
 
     def _run(self) -> None:
         with httpx.Client(timeout=30) as client:
+            sent = 0
             while not self._stop.is_set():
                 started = time.monotonic()
-                try:
-                    response = client.post(self.url, json={"instances": [ROW]})
-                    version = response.headers.get("x-model-version", "")
-                    self.answers[(response.status_code, version)] += 1
-                    if response.status_code != 200:
-                        self.failures.append((time.time(), response.status_code, version, response.text[:200]))
-                except httpx.HTTPError as exc:
-                    self.answers[(0, "")] += 1
-                    self.failures.append((time.time(), 0, "", repr(exc)))
+                user = f"user-{sent % self.users}" if self.users else None
+                self._send(client, user)
+                sent += 1
                 self._stop.wait(max(self.period_s - (time.monotonic() - started), 0))
+
+    def _send(self, client: httpx.Client, user: str | None) -> None:
+        headers = {self.user_header: user} if user is not None else {}
+        sent_at_s = time.time()
+        try:
+            response = client.post(self.url, json={"instances": [ROW]}, headers=headers)
+        except httpx.HTTPError as exc:
+            status, version, text = 0, "", repr(exc)
+        else:
+            status, version, text = response.status_code, response.headers.get("x-model-version", ""), response.text
+        self.answers[(status, version)] += 1
+        self.log.append(Answer(sent_at_s, time.time(), user, status, version))
+        if status != 200:
+            self.failures.append((time.time(), status, version, text[:200]))
 
 
 @pytest.fixture
@@ -152,3 +190,48 @@ def wait_until_ready(serve_url: str, model: str, timeout_s: float = 120.0) -> No
 def traffic(cluster: ClusterSettings) -> type[Traffic]:
     """`with traffic(cluster.serve_url) as t:` - steady predictions counted by status and version."""
     return Traffic
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Callable[..., Path]:
+    """`spec_file("shadow", interval_s=1)`: the shipped spec of a strategy (configs/rollouts/) with overrides,
+    written to a file in the test's tmp_path - short intervals and warm windows keep live tests short."""
+
+    def write(strategy: str, **overrides: object) -> Path:
+        spec = yaml.safe_load((SPEC_DIR / f"{strategy}.yaml").read_text())
+        path = tmp_path / f"{strategy}-spec.yaml"
+        path.write_text(yaml.safe_dump({**spec, **overrides}))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def gateway_stats(cluster: ClusterSettings, token: str) -> Callable[[str], ModelStats]:
+    """`gateway_stats(model)`: the gateway's cumulative per-version counters (`GET /-/rayship/stats`)."""
+
+    def read(model: str) -> ModelStats:
+        response = httpx.get(
+            cluster.serve_url + STATS_PATH,
+            params={"model": model},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return ModelStats.model_validate_json(response.content)
+
+    return read
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 300.0, poll_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(poll_s)
+
+
+@pytest.fixture(name="wait_for")
+def wait_for_fixture() -> Callable[..., None]:
+    """`wait_for(condition, "what")`: poll until `condition()` holds; an AssertionError naming `what` on timeout."""
+    return wait_for

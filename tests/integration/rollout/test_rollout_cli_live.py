@@ -8,24 +8,15 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
 from mlflow import MlflowClient
 
 from cluster.settings import ClusterSettings
 from registry.api import resolve
 from registry.catalog import set_alias
-from rollout.cli import SPEC_DIR, main
+from rollout.cli import main
 from rollout.lease import LeaseFile
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
-
-
-def fast_spec(directory: Path) -> Path:
-    """The shipped canary spec with a short warm window, so the test does not wait 30 s for the clean-up."""
-    spec = yaml.safe_load((SPEC_DIR / "canary.yaml").read_text())
-    path = directory / "canary.yaml"
-    path.write_text(yaml.safe_dump({**spec, "warm_window_s": 2}))
-    return path
 
 
 def wait_for_lease(state_dir: Path, timeout_s: float = 120.0) -> str:
@@ -39,12 +30,19 @@ def wait_for_lease(state_dir: Path, timeout_s: float = 120.0) -> str:
 
 
 def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
-    cluster: ClusterSettings, rollout_versions: dict, serve_champion, serve_router, traffic, tmp_path: Path, capsys
+    cluster: ClusterSettings,
+    rollout_versions: dict,
+    serve_champion,
+    serve_router,
+    traffic,
+    spec_file,
+    tmp_path: Path,
+    capsys,
 ) -> None:
     champion, good = serve_champion, rollout_versions["good"]
     set_alias(MODEL, "champion", champion.version)
     state_dir, reports_dir = tmp_path / "state", tmp_path / "reports"
-    argv = ["canary", "--model", MODEL, "--candidate", good.uri, "--spec", str(fast_spec(tmp_path)),
+    argv = ["canary", "--model", MODEL, "--candidate", good.uri, "--spec", str(spec_file("canary", warm_window_s=2)),
             "--state-dir", str(state_dir), "--reports-dir", str(reports_dir), "--no-live"]  # fmt: skip
     exit_codes: list[int] = []
     first = threading.Thread(target=lambda: exit_codes.append(main(argv)))
@@ -70,12 +68,19 @@ def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
 
 
 def test_the_cli_rolls_a_broken_candidate_back_with_exit_1_and_the_alias_unmoved(
-    cluster: ClusterSettings, rollout_versions: dict, serve_champion, serve_router, traffic, tmp_path: Path, capsys
+    cluster: ClusterSettings,
+    rollout_versions: dict,
+    serve_champion,
+    serve_router,
+    traffic,
+    spec_file,
+    tmp_path: Path,
+    capsys,
 ) -> None:
     champion, broken = serve_champion, rollout_versions["broken"]
     set_alias(MODEL, "champion", champion.version)
     state_dir, reports_dir = tmp_path / "state", tmp_path / "reports"
-    argv = ["canary", "--model", MODEL, "--candidate", broken.uri, "--spec", str(fast_spec(tmp_path)),
+    argv = ["canary", "--model", MODEL, "--candidate", broken.uri, "--spec", str(spec_file("canary", warm_window_s=2)),
             "--state-dir", str(state_dir), "--reports-dir", str(reports_dir), "--no-live"]  # fmt: skip
     with traffic(cluster.serve_url) as seen:
         assert main(argv) == 1
