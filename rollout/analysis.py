@@ -37,6 +37,17 @@ def error_rate(requests: int, errors: int) -> float | None:
     return errors / requests if requests else None
 
 
+def agreement(compared: int, agreed: int) -> float | None:
+    """Shadow agreement: mirrored rows whose prediction equalled the live one / rows compared; None without any."""
+    return agreed / compared if compared else None
+
+
+def describe_agreement(compared: int, agreed: int) -> str:
+    """e.g. '97.3% (973/1000 rows)', or 'no rows compared'."""
+    share = agreement(compared, agreed)
+    return "no rows compared" if share is None else f"{share:.1%} ({agreed}/{compared} rows)"
+
+
 def quantile_ms(q: float, buckets: list[LatencyBucket], total: int) -> float | None:
     """The q-quantile from a cumulative histogram, interpolated within its bucket like Prometheus'
     `histogram_quantile`; observations above the last finite bucket report that bucket's bound."""
@@ -62,17 +73,22 @@ def window_between(before: VersionCounters | None, after: VersionCounters) -> Ve
         or after.requests < before.requests
         or after.errors < before.errors
         or after.latency_count < before.latency_count
+        or after.shadow_rows_compared < before.shadow_rows_compared
+        or after.shadow_rows_agreed < before.shadow_rows_agreed
     )
     base = VersionCounters(requests=0, errors=0) if reset else before
     requests = after.requests - base.requests
     errors = min(after.errors - base.errors, requests)
     buckets = _bucket_deltas(base.latency_buckets, after.latency_buckets)
     timed = max(after.latency_count - base.latency_count, 0)
+    compared = after.shadow_rows_compared - base.shadow_rows_compared
     return VersionWindow(
         requests=requests,
         errors=errors,
         p50_ms=quantile_ms(0.5, buckets, timed),
         p99_ms=quantile_ms(0.99, buckets, timed),
+        shadow_rows_compared=compared,
+        shadow_rows_agreed=min(after.shadow_rows_agreed - base.shadow_rows_agreed, compared),
     )
 
 

@@ -1,6 +1,6 @@
 """The live progress view of a rollout in the terminal (rich): phase, weights, per-version rps, error rate,
-p50/p99 and the checks of the last analysed interval. `render` is pure; `LiveView` is the `on_progress`
-callback that keeps it on screen."""
+p50/p99, a shadow's agreement and the checks of the last analysed interval. `render` is pure; `LiveView` is the
+`on_progress` callback that keeps it on screen."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rollout.analysis import CheckResult
+from rollout.analysis import CheckResult, describe_agreement
 from rollout.history import Progress
 from rollout.observation import Observation, VersionWindow
 from rollout.policy import Phase, RolloutState
@@ -36,6 +36,8 @@ def render(state: RolloutState, spec: RolloutSpec, observation: Observation | No
         f"  inconclusive {state.inconclusive}/{spec.max_inconclusive}",
     )
     parts: list = [headline, _versions_table(state, observation)]
+    if spec.strategy == "shadow":
+        parts.append(_agreement_line(state, observation))
     if checks:
         parts.append(_checks_table(checks))
     parts.append(Text(state.message, style="dim"))
@@ -62,6 +64,15 @@ def _figures(window: VersionWindow | None, window_s: float) -> tuple[str, str, s
     p50 = f"{window.p50_ms:.1f}" if window.p50_ms is not None else "-"
     p99 = f"{window.p99_ms:.1f}" if window.p99_ms is not None else "-"
     return (f"{window.requests / window_s:.1f}", rate, p50, p99)
+
+
+def _agreement_line(state: RolloutState, observation: Observation | None) -> Text:
+    """How often the candidate's mirrored answers equalled the live ones: last interval, and every analysed one."""
+    window = observation.window(state.candidate) if observation is not None else VersionWindow()
+    totals = state.candidate_totals
+    last = describe_agreement(window.shadow_rows_compared, window.shadow_rows_agreed)
+    overall = describe_agreement(totals.shadow_rows_compared, totals.shadow_rows_agreed)
+    return Text(f"agreement with version {state.champion}: last interval {last}, overall {overall}")
 
 
 def _checks_table(checks: list[CheckResult]) -> Table:

@@ -53,7 +53,8 @@ def counts_against_version(status_code: str) -> bool:
 
 
 def counters_from_stats(stats: VersionStats) -> VersionCounters:
-    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets, and the version's errors."""
+    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets, the version's errors and its
+    shadow comparisons."""
     buckets, running = [], 0
     for bound, count in zip(stats.latency_ms.bounds, stats.latency_ms.counts, strict=False):
         running += count
@@ -63,6 +64,8 @@ def counters_from_stats(stats: VersionStats) -> VersionCounters:
         errors=sum(count for code, count in stats.errors.items() if counts_against_version(code)),
         latency_buckets=buckets,
         latency_count=stats.latency_ms.count,
+        shadow_rows_compared=stats.shadow_rows_compared,
+        shadow_rows_agreed=stats.shadow_rows_agreed,
     )
 
 

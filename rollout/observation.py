@@ -34,6 +34,14 @@ class VersionCounters(BaseModel):
         description="Latency observations (the +Inf bucket); may be fewer than requests when only successful "
         "requests are timed.",
     )
+    shadow_rows_compared: int = Field(
+        default=0,
+        ge=0,
+        description="Rows of requests mirrored to this version whose answer was compared with the live answer.",
+    )
+    shadow_rows_agreed: int = Field(
+        default=0, ge=0, description="Of the compared rows, those whose prediction equalled the live one."
+    )
 
 
 class VersionWindow(BaseModel):
@@ -47,11 +55,21 @@ class VersionWindow(BaseModel):
     p99_ms: float | None = Field(
         default=None, ge=0, description="99th percentile latency in ms; null without requests."
     )
+    shadow_rows_compared: int = Field(
+        default=0, ge=0, description="Mirrored rows compared with the live answer in the window (shadow target)."
+    )
+    shadow_rows_agreed: int = Field(
+        default=0, ge=0, description="Of those, rows whose prediction equalled the live one."
+    )
 
     @model_validator(mode="after")
     def _errors_within_requests(self) -> VersionWindow:
         if self.errors > self.requests:
             raise ValueError(f"errors ({self.errors}) cannot exceed requests ({self.requests})")
+        if self.shadow_rows_agreed > self.shadow_rows_compared:
+            raise ValueError(
+                f"agreed rows ({self.shadow_rows_agreed}) cannot exceed compared rows ({self.shadow_rows_compared})"
+            )
         return self
 
 

@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.analysis import CheckResult, evaluate_checks, is_conclusive, two_proportion_z_test
+from rollout.analysis import CheckResult, describe_agreement, evaluate_checks, is_conclusive, two_proportion_z_test
 from rollout.observation import Observation, VersionWindow
-from rollout.spec import ABTestSpec, RolloutSpec, mirror_percent, promotes_on_success
+from rollout.spec import ABTestSpec, RolloutSpec, ShadowSpec, mirror_percent, promotes_on_success
 
 
 class Phase(StrEnum):
@@ -58,9 +58,18 @@ class Totals(BaseModel):
 
     requests: int = Field(default=0, ge=0, description="Requests over all analysed intervals.")
     errors: int = Field(default=0, ge=0, description="Failed requests over all analysed intervals.")
+    shadow_rows_compared: int = Field(
+        default=0, ge=0, description="Mirrored rows compared with the live answer over all analysed intervals."
+    )
+    shadow_rows_agreed: int = Field(default=0, ge=0, description="Of those, rows whose prediction equalled it.")
 
     def plus(self, window: VersionWindow) -> Totals:
-        return Totals(requests=self.requests + window.requests, errors=self.errors + window.errors)
+        return Totals(
+            requests=self.requests + window.requests,
+            errors=self.errors + window.errors,
+            shadow_rows_compared=self.shadow_rows_compared + window.shadow_rows_compared,
+            shadow_rows_agreed=self.shadow_rows_agreed + window.shadow_rows_agreed,
+        )
 
 
 class RolloutState(BaseModel):
@@ -187,7 +196,8 @@ def _failed_interval(
     state = state.model_copy(update={"failed_checks": count})
     what = "; ".join(f"{check.name}: {check.reason}" for check in failed)
     if count >= spec.threshold:
-        return _rollback(state, f"failed checks {count}/{spec.threshold} ({what}); rolled back", checks)
+        message = f"failed checks {count}/{spec.threshold} ({what}); rolled back{_agreement_note(state, spec)}"
+        return _rollback(state, message, checks)
     return _hold(state, f"failed checks {count}/{spec.threshold} ({what}); holding", checks, phase=Phase.PROGRESSING)
 
 
@@ -201,7 +211,7 @@ def _passed_interval(state: RolloutState, spec: RolloutSpec, checks: list[CheckR
             return _hold(state, message, checks, phase=Phase.PROGRESSING)
         return _advance(state, spec, next_index, now_s, checks)
     ab_test = _ab_test_result(state, spec)
-    summary = f"; {ab_test.summary}" if ab_test is not None else ""
+    summary = f"; {ab_test.summary}" if ab_test is not None else _agreement_note(state, spec)
     if promotes_on_success(spec) or (ab_test is not None and ab_test.promote):
         update = {"candidate_weight": 100, "mirror_percent": 0, "interval_started_at_s": now_s}
         state = state.model_copy(update=update)
@@ -215,6 +225,16 @@ def _passed_interval(state: RolloutState, spec: RolloutSpec, checks: list[CheckR
         checks,
         Phase.SUCCEEDED,
     )
+
+
+def _agreement_note(state: RolloutState, spec: RolloutSpec) -> str:
+    """A shadow's verdict says how often the candidate's mirrored answers agreed with the live ones over the
+    analysed intervals."""
+    if not isinstance(spec, ShadowSpec):
+        return ""
+    totals = state.candidate_totals
+    described = describe_agreement(totals.shadow_rows_compared, totals.shadow_rows_agreed)
+    return f"; agreement with version {state.champion}: {described}"
 
 
 class ABTestResult(NamedTuple):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rollout.analysis import agreement, describe_agreement
 from rollout.atomic_file import write_atomically
 from rollout.history import Progress
 from rollout.observation import VersionWindow
@@ -115,23 +116,39 @@ def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_na
             f"| {event.step_id} | {event.applied_at_s - t0:.1f} | {event.action}{replay} | "
             f"{event.candidate_weight}% | {_cell(outcome)} |"
         )
-    lines += [
-        "",
-        "## Intervals analysed",
-        "",
-        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
-        "champion errors | champion p99 ms | failed checks |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for interval in analysed_intervals(history, events):
-        lines.append(
-            f"| {interval.t_s:.1f} | {interval.candidate_weight}% | "
-            f"{_rate(interval.candidate, interval.window_s)} | "
-            f"{_errors(interval.candidate)} | {_ms(interval.candidate.p99_ms)} | "
-            f"{_rate(interval.champion, interval.window_s)} | {_errors(interval.champion)} | "
-            f"{_ms(interval.champion.p99_ms)} | {', '.join(interval.failed_checks) or '-'} |"
-        )
+    intervals = analysed_intervals(history, events)
+    shadow = final.strategy == "shadow"
+    if shadow:
+        lines += ["", f"Shadow agreement with version {final.champion}: {overall_agreement(intervals)}."]
+    lines += ["", "## Intervals analysed", "", *_interval_table(intervals, shadow)]
     return "\n".join(lines) + "\n"
+
+
+def overall_agreement(intervals: list[Interval]) -> str:
+    """The candidate's shadow agreement summed over the analysed intervals."""
+    compared = sum(interval.candidate.shadow_rows_compared for interval in intervals)
+    agreed = sum(interval.candidate.shadow_rows_agreed for interval in intervals)
+    return describe_agreement(compared, agreed)
+
+
+def _interval_table(intervals: list[Interval], shadow: bool) -> list[str]:
+    """One row per analysed interval; a shadow rollout's table also gives the candidate's agreement."""
+    agreement_column = " agreement |" if shadow else ""
+    lines = [
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        f"champion errors | champion p99 ms |{agreement_column} failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if shadow else "") + "---|",
+    ]
+    for interval in intervals:
+        candidate, champion = interval.candidate, interval.champion
+        agreement_cell = f" {_agreement(candidate)} |" if shadow else ""
+        failed = ", ".join(interval.failed_checks) or "-"
+        lines.append(
+            f"| {interval.t_s:.1f} | {interval.candidate_weight}% | {_rate(candidate, interval.window_s)} | "
+            f"{_errors(candidate)} | {_ms(candidate.p99_ms)} | {_rate(champion, interval.window_s)} | "
+            f"{_errors(champion)} | {_ms(champion.p99_ms)} |{agreement_cell} {failed} |"
+        )
+    return lines
 
 
 def write_report(directory: Path, history: list[Progress], events: list[AppliedEvent]) -> ReportFiles:
@@ -190,6 +207,11 @@ def _rate(window: VersionWindow, window_s: float) -> str:
 
 def _errors(window: VersionWindow) -> str:
     return f"{window.errors}/{window.requests}" if window.requests else "-"
+
+
+def _agreement(window: VersionWindow) -> str:
+    share = agreement(window.shadow_rows_compared, window.shadow_rows_agreed)
+    return "-" if share is None else f"{share:.1%} ({window.shadow_rows_agreed}/{window.shadow_rows_compared})"
 
 
 def _ms(value: float | None) -> str:

@@ -10,7 +10,7 @@ from rollout.analysis import CheckResult
 from rollout.history import Progress
 from rollout.live_view import LiveView, render
 from rollout.observation import Observation, VersionWindow
-from rollout.policy import Phase, RolloutState
+from rollout.policy import Phase, RolloutState, Totals
 from rollout.spec import parse_spec
 
 SPEC = parse_spec({"strategy": "canary", "step_weights": [20, 40, 60, 80], "threshold": 2})
@@ -76,3 +76,33 @@ def test_live_view_keeps_the_last_analysed_interval() -> None:
     assert view.observation == OBSERVATION
     assert view.checks == CHECKS
     assert "25.00%" in output.getvalue()
+
+
+def test_a_shadow_shows_the_candidates_agreement_last_interval_and_overall() -> None:
+    spec = parse_spec({"strategy": "shadow", "iterations": 5, "mirror_percent": 50})
+    state = STATE.model_copy(
+        update={
+            "strategy": "shadow",
+            "candidate_weight": 0,
+            "mirror_percent": 50,
+            "candidate_totals": Totals(requests=120, errors=0, shadow_rows_compared=120, shadow_rows_agreed=111),
+            "message": "step 3/5 at 0% passed its checks",
+        }
+    )
+    mirrored = VersionWindow(
+        requests=40, errors=0, p50_ms=5.0, p99_ms=12.0, shadow_rows_compared=40, shadow_rows_agreed=38
+    )
+    observation = OBSERVATION.model_copy(update={"versions": {"1": OBSERVATION.versions["1"], "2": mirrored}})
+    lines = [line.rstrip() for line in text_of(render(state, spec, observation, [])).splitlines()]
+    assert "agreement with version 1: last interval 95.0% (38/40 rows), overall 92.5% (111/120 rows)" in lines
+    before_any = [
+        line.rstrip()
+        for line in text_of(
+            render(state.model_copy(update={"candidate_totals": Totals()}), spec, None, [])
+        ).splitlines()
+    ]
+    assert "agreement with version 1: last interval no rows compared, overall no rows compared" in before_any
+
+
+def test_other_strategies_show_no_agreement() -> None:
+    assert "agreement" not in text_of(render(STATE, SPEC, OBSERVATION, CHECKS))

@@ -97,3 +97,19 @@ def test_gateway_source_reports_connection_errors() -> None:
 
     with pytest.raises(MetricsUnavailableError, match=r"unavailable from http://gw/-/rayship/stats: ConnectError"):
         GatewayStatsSource("http://gw", token=None, client=_client(refuse)).snapshot("iris")
+
+
+def test_shadow_agreement_counters_become_per_window_rows() -> None:
+    def shadow_target(requests: int, compared: int, agreed: int) -> VersionStats:
+        stats = version_stats(requests, {}, [5] * requests)
+        return stats.model_copy(update={"shadow_rows_compared": compared, "shadow_rows_agreed": agreed})
+
+    before = snapshot_from_model_stats(model_stats(100.0, {"2": shadow_target(50, 40, 38)}))
+    after = snapshot_from_model_stats(model_stats(102.0, {"2": shadow_target(80, 70, 65)}))
+    assert (after.versions["2"].shadow_rows_compared, after.versions["2"].shadow_rows_agreed) == (70, 65)
+    window = observation_between(before, after, 10.0, 12.0).window("2")
+    assert (window.requests, window.shadow_rows_compared, window.shadow_rows_agreed) == (30, 30, 27)
+    # A restarted gateway replica starts its counters again: the window counts from zero, as for requests.
+    restarted = snapshot_from_model_stats(model_stats(104.0, {"2": shadow_target(90, 20, 19)}))
+    window = observation_between(before, restarted, 10.0, 14.0).window("2")
+    assert (window.requests, window.shadow_rows_compared, window.shadow_rows_agreed) == (90, 20, 19)

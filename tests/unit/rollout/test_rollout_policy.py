@@ -340,6 +340,45 @@ def test_shadow_concludes_without_promoting() -> None:
 
 
 @pytest.mark.parametrize(
+    ("candidate", "last_action", "message"),
+    [
+        (
+            VersionWindow(requests=100, errors=0, p99_ms=20, shadow_rows_compared=100, shadow_rows_agreed=97),
+            Action.CONCLUDE,
+            "shadow concluded after 2 steps; agreement with version 1: 97.0% (194/200 rows)",
+        ),
+        (
+            # Mirrored requests that failed are not compared: 90 of each interval's 100 are.
+            VersionWindow(requests=100, errors=10, p99_ms=20, shadow_rows_compared=90, shadow_rows_agreed=45),
+            Action.ROLLBACK,
+            "failed checks 2/2 (candidate_error_rate: 0.1 above max 0.05); rolled back; "
+            "agreement with version 1: 50.0% (90/180 rows)",
+        ),
+        (
+            VersionWindow(requests=100, errors=0, p99_ms=20),
+            Action.CONCLUDE,
+            "shadow concluded after 2 steps; agreement with version 1: no rows compared",
+        ),
+    ],
+)
+def test_a_shadow_verdict_reports_the_agreement_over_the_analysed_intervals(
+    candidate: VersionWindow, last_action: Action, message: str
+) -> None:
+    spec = parse_spec(
+        {"strategy": "shadow", "interval_s": 1, "iterations": 2, "mirror_percent": 50, "comparison": None}
+    )
+    rollout = FakeRollout(spec, [candidate], poll_s=1)
+    rollout.run(20)
+    state = RolloutState.model_validate_json(rollout.state_json)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
+    assert state.message == message
+    assert (state.candidate_totals.shadow_rows_compared, state.candidate_totals.shadow_rows_agreed) == (
+        2 * candidate.shadow_rows_compared,
+        2 * candidate.shadow_rows_agreed,
+    )
+
+
+@pytest.mark.parametrize(
     ("candidate", "promote_winner", "last_action", "message"),
     [
         (

@@ -132,3 +132,57 @@ def test_a_step_that_failed_to_apply_changes_no_weight() -> None:
     timeline = weight_timeline([event(1, "advance", 10.0, 20), event(2, "advance", 12.0, 40, error="Serve down")])
     assert timeline == [(10.0, 20)]
     assert [weight_at(timeline, at_s) for at_s in (9.9, 10.0, 13.0)] == [0, 20, 20]
+
+
+def shadow_state(**update) -> RolloutState:
+    return START.model_copy(update={"strategy": "shadow", "mirror_percent": 50, **PROGRESSING, **update})
+
+
+def mirrored(requests: int, compared: int, agreed: int) -> dict:
+    return {
+        "2": VersionWindow(
+            requests=requests, p50_ms=6.0, p99_ms=9.0, shadow_rows_compared=compared, shadow_rows_agreed=agreed
+        ),
+        "1": VersionWindow(requests=2 * requests, p50_ms=5.0, p99_ms=8.0),
+    }
+
+
+SHADOW_HISTORY = [
+    Progress(at_s=100.0, action="start", state=START.model_copy(update={"strategy": "shadow"})),
+    Progress(at_s=101.25, action="advance", state=shadow_state(interval_started_at_s=100.6)),
+    Progress(
+        at_s=103.25,
+        action="hold",
+        state=shadow_state(step_index=1, interval_started_at_s=103.2),
+        observation=observed(103.2, 2.0, mirrored(20, 20, 19)),
+    ),
+    Progress(
+        at_s=105.7,
+        action="conclude",
+        state=shadow_state(
+            phase=Phase.SUCCEEDED,
+            mirror_percent=0,
+            interval_started_at_s=105.2,
+            message="shadow concluded after 2 steps; agreement with version 1: 87.5% (35/40 rows)",
+        ),
+        observation=observed(105.2, 2.0, mirrored(20, 20, 16)),
+    ),
+]
+
+
+def test_a_shadow_report_gives_the_agreement_per_interval_and_overall() -> None:
+    events = [event(1, "deploy_candidate", 100.5, 0), event(2, "advance", 101.0, 0), event(3, "conclude", 105.6, 0)]
+    markdown = render_markdown(SHADOW_HISTORY, events, "iris-r1.png")
+    assert (
+        "**Verdict: succeeded** - shadow concluded after 2 steps; agreement with version 1: 87.5% (35/40 rows)\n"
+        in (markdown)
+    )
+    overall, table = markdown.split("## Intervals analysed\n\n")
+    assert overall.endswith("\n\nShadow agreement with version 1: 87.5% (35/40 rows).\n\n")
+    assert table.splitlines() == [
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        "champion errors | champion p99 ms | agreement | failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| 3.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 95.0% (19/20) | - |",
+        "| 5.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 80.0% (16/20) | - |",
+    ]
