@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, help="extra worker raylets on this host (env RAYSHIP_WORKERS, 0)")
     up.add_argument("--head-cpus", type=int, help="logical CPUs of the head (default: the machine's cores)")
     up.add_argument("--worker-cpus", type=int, help="logical CPUs of each extra worker (default 1)")
+    up.add_argument(
+        "--serve-high-throughput",
+        action="store_const",
+        const=True,
+        help="Serve's high-throughput mode with the HAProxy ingress (env RAYSHIP_SERVE_HIGH_THROUGHPUT=1); "
+        "its replica ports bind every interface",
+    )
     sub.add_parser("down", parents=[common], help="stop exactly what `up` started")
     sub.add_parser("status", parents=[common], help="say what runs where")
     sub.add_parser("env", parents=[common], help="print the exports a shell needs to use the cluster")

@@ -42,6 +42,8 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
             "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
         }
     )
+    if settings.serve_high_throughput:
+        env.update({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1"})
     env.pop("RAY_AUTH_TOKEN", None)  # the file is the one source of the token
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must not try to join another cluster
     return env

@@ -47,6 +47,12 @@ class ClusterSettings(BaseModel):
         description="Directory holding PIDs, logs, the MLflow database and artifacts.",
     )
     start_timeout_s: float = Field(120.0, gt=0, description="How long `up` waits for every service to answer.")
+    serve_high_throughput: bool = Field(
+        False,
+        description="Start Ray Serve in its documented high-throughput mode (RAY_SERVE_THROUGHPUT_OPTIMIZED=1 and the "
+        "HAProxy ingress, RAY_SERVE_ENABLE_HA_PROXY=1). Off by default: HAProxy then binds its stats ports and the "
+        "replicas' direct-ingress HTTP ports on every interface, not only on `host`.",
+    )
 
     @field_validator("state_dir")
     @classmethod

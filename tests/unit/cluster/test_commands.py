@@ -82,6 +82,14 @@ def test_ray_env_turns_token_auth_on_and_pins_threads(settings, tmp_path):
     assert env["PATH"] == "/bin"
     assert "RAY_AUTH_TOKEN" not in env
     assert "RAY_ADDRESS" not in env
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in env  # opt-in: it binds replica ports on every interface
+
+
+def test_serve_high_throughput_mode_sets_rays_documented_switches(settings, tmp_path):
+    fast = settings.model_copy(update={"serve_high_throughput": True})
+    env = commands.ray_env(fast, {}, tmp_path / "t")
+    assert (env["RAY_SERVE_THROUGHPUT_OPTIMIZED"], env["RAY_SERVE_ENABLE_HA_PROXY"]) == ("1", "1")
+    assert settings_from_env({"RAYSHIP_SERVE_HIGH_THROUGHPUT": "1"}).serve_high_throughput is True
 
 
 def test_mlflow_env_does_not_point_the_server_at_itself():
