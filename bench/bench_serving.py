@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -103,66 +104,6 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
-class ServeAdmin:
-    def __init__(self) -> None:
-        from cluster.settings import settings_from_env
-        from cluster.token import token_path
-
-        self.settings = settings_from_env()
-        token = Path(token_path()).read_text().strip()
-        self.api = httpx.Client(base_url=self.settings.dashboard_url, headers={"authorization": f"Bearer {token}"})
-        self.admin_headers = {"authorization": f"Bearer {token}"}
-
-    def current_apps(self) -> list[dict]:
-        apps = self.api.get("/api/serve/applications/", timeout=60).json().get("applications") or {}
-        return [app["deployed_app_config"] for app in apps.values() if app.get("deployed_app_config")]
-
-    def deploy(self, apps: list[dict]) -> None:
-        config = {"http_options": {"host": self.settings.host, "port": self.settings.serve_port}, "applications": apps}
-        response = self.api.put("/api/serve/applications/", json=config, timeout=60)
-        if response.status_code != 200:
-            raise RuntimeError(f"serve deploy failed ({response.status_code}): {response.text}")
-
-    def wait_running(self, names: list[str], timeout_s: float = 600) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            apps = self.api.get("/api/serve/applications/", timeout=60).json().get("applications") or {}
-            if all(apps.get(name, {}).get("status") == "RUNNING" for name in names):
-                return
-            time.sleep(1)
-        raise RuntimeError(f"apps {names} not RUNNING within {timeout_s} s")
-
-    def wait_policy(self, digest: str, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            response = httpx.get(f"{self.settings.serve_url}/-/rayship/policy", headers=self.admin_headers, timeout=10)
-            if response.status_code == 200 and response.json().get("policy_digest") == digest:
-                return
-            time.sleep(0.5)
-        raise RuntimeError("the gateway did not take the new policy")
-
-
-def version_app(name: str, version: str, uri: str) -> dict:
-    return {
-        "name": f"{name}-v{version}",
-        "route_prefix": None,
-        "import_path": "deployments.version_app:build_app",
-        "args": {"model_uri": uri},
-        "deployments": [{"name": "ModelVersion", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}}],
-    }
-
-
-def gateway_app(policy: dict) -> dict:
-    deployment = {"name": "Gateway", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}, "user_config": policy}
-    return {
-        "name": "gateway",
-        "route_prefix": "/",
-        "import_path": "deployments.gateway.app:build_app",
-        "args": {},
-        "deployments": [deployment],
-    }
-
-
 def direct_app(uri: str) -> dict:
     return {
         "name": "bench-direct",
@@ -173,11 +114,6 @@ def direct_app(uri: str) -> dict:
         "args": {"model_uri": uri},
         "deployments": [{"name": "Direct", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}}],
     }
-
-
-def policy_of(name: str, weights: list[tuple[str, int]]) -> dict:
-    versions = [{"version": v, "app": f"{name}-v{v}", "weight": w} for v, w in weights]
-    return {"models": {name: {"versions": versions, "champion": weights[0][0]}}}
 
 
 def main(argv: list[str] | None = None) -> int:
