@@ -41,15 +41,16 @@ StatsSource = Callable[[str], Awaitable[ModelStats]]
 
 
 class RequestIdMiddleware:
-    """Pure ASGI (no per-request task): stamps `x-request-id` and a default `x-model-version` on every response.
+    """Pure ASGI (no per-request task): stamps `x-request-id` on every response, and an empty `x-model-version`
+    on any that lacks one (a routing error raised before a handler ran).
 
-    Behind Serve's proxy `stamp_request_id` is off: the proxy already echoes the client's `x-request-id` (or
-    generates one) on every response, including its own errors, and a second header would be a duplicate.
+    Only without Serve in front: Serve's proxy already echoes the client's `x-request-id` (or generates one) on
+    every response, including its own errors, and every response of the routes below carries `x-model-version`.
+    Dropping the middleware behind Serve saves about a tenth of the gateway's CPU per request.
     """
 
-    def __init__(self, app: ASGIApp, stamp_request_id: bool = True) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.stamp_request_id = stamp_request_id
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,8 +63,7 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 names = {name.lower() for name, _ in headers}
-                if self.stamp_request_id:
-                    headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 if MODEL_VERSION_HEADER.encode() not in names:
                     headers.append((MODEL_VERSION_HEADER.encode(), b""))
                 message = {**message, "headers": headers}
@@ -82,7 +82,8 @@ def create_http_app(
     stamp_request_id: bool = True,
 ) -> FastAPI:
     app = FastAPI(title="rayship gateway", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.add_middleware(RequestIdMiddleware, stamp_request_id=stamp_request_id)
+    if stamp_request_id:
+        app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(StarletteHTTPException)
     async def _routing_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -128,7 +129,7 @@ def create_http_app(
         served = await plane.predict(model, features, pinned=version, sticky_key=sticky)
         return served, decoded
 
-    def answer(body: Any, version: str, status_code: int = 200) -> JSONResponse:
+    def answer(body: Any, version: str = "", status_code: int = 200) -> JSONResponse:
         return JSONResponse(body, status_code=status_code, headers={MODEL_VERSION_HEADER: version})
 
     async def guarded(work: Callable[[], Awaitable[Response]], version: str | None = None) -> Response:
@@ -139,19 +140,24 @@ def create_http_app(
 
     @app.get("/v2")
     async def server_metadata() -> Response:
-        return JSONResponse(oip.encode_server_metadata())
+        return answer(oip.encode_server_metadata())
 
     @app.get("/v2/health/live")
     async def live() -> Response:
-        return JSONResponse({"live": True})
+        return answer({"live": True})
 
     @app.get("/v2/health/ready")
     async def ready() -> Response:
         if not plane.ready():
-            return JSONResponse({"ready": False, "error": "Not every model has a ready version"}, status_code=503)
-        return JSONResponse({"ready": True})
+            return answer({"ready": False, "error": "Not every model has a ready version"}, status_code=503)
+        return answer({"ready": True})
 
-    async def infer(request: Request, model: str, version: str | None) -> Response:
+    # Each pair of paths shares one handler; the version comes from the path only (never from a query string).
+    @app.post("/v2/models/{model}/versions/{version}/infer")
+    @app.post("/v2/models/{model}/infer")
+    async def infer(request: Request, model: str) -> Response:
+        version = request.path_params.get("version")
+
         async def work() -> Response:
             served, decoded = await predict(request, model, version, _decode_oip)
             body = oip.encode_infer(model, served.prediction, decoded.request_id, decoded.outputs)
@@ -159,15 +165,11 @@ def create_http_app(
 
         return await guarded(work, version)
 
-    @app.post("/v2/models/{model}/infer")
-    async def infer_any(request: Request, model: str) -> Response:
-        return await infer(request, model, None)
+    @app.get("/v2/models/{model}/versions/{version}")
+    @app.get("/v2/models/{model}")
+    async def model_metadata(request: Request, model: str) -> Response:
+        version = request.path_params.get("version")
 
-    @app.post("/v2/models/{model}/versions/{version}/infer")
-    async def infer_version(request: Request, model: str, version: str) -> Response:
-        return await infer(request, model, version)
-
-    async def model_metadata(request: Request, model: str, version: str | None) -> Response:
         async def work() -> Response:
             authorize(request)
             versions, metadata = await plane.metadata(model, version)
@@ -175,15 +177,11 @@ def create_http_app(
 
         return await guarded(work, version)
 
-    @app.get("/v2/models/{model}")
-    async def metadata_any(request: Request, model: str) -> Response:
-        return await model_metadata(request, model, None)
+    @app.get("/v2/models/{model}/versions/{version}/ready")
+    @app.get("/v2/models/{model}/ready")
+    async def model_ready(request: Request, model: str) -> Response:
+        version = request.path_params.get("version")
 
-    @app.get("/v2/models/{model}/versions/{version}")
-    async def metadata_version(request: Request, model: str, version: str) -> Response:
-        return await model_metadata(request, model, version)
-
-    async def model_ready(request: Request, model: str, version: str | None) -> Response:
         async def work() -> Response:
             authorize(request)
             shown = version or plane.policy(model).champion_version
@@ -192,14 +190,6 @@ def create_http_app(
             return answer({"name": model, "version": shown, "ready": True}, shown)
 
         return await guarded(work, version)
-
-    @app.get("/v2/models/{model}/ready")
-    async def ready_any(request: Request, model: str) -> Response:
-        return await model_ready(request, model, None)
-
-    @app.get("/v2/models/{model}/versions/{version}/ready")
-    async def ready_version(request: Request, model: str, version: str) -> Response:
-        return await model_ready(request, model, version)
 
     @app.post("/v1/models/{model}:predict")
     async def kserve_predict(request: Request, model: str) -> Response:
@@ -223,7 +213,7 @@ def create_http_app(
             check_admin_token(admin_token, request.headers.get("authorization"))
             if not model:
                 raise BadPayloadError("Name the model: /-/rayship/stats?model=<name>")
-            return JSONResponse((await stats_source(model)).model_dump())
+            return answer((await stats_source(model)).model_dump())
 
         return await guarded(work)
 
@@ -231,7 +221,7 @@ def create_http_app(
     async def policy(request: Request) -> Response:
         async def work() -> Response:
             check_admin_token(admin_token, request.headers.get("authorization"))
-            return JSONResponse(policy_view())
+            return answer(policy_view())
 
         return await guarded(work)
 

@@ -23,7 +23,7 @@ OIP_BODY = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", 
 
 @pytest.fixture
 def gateway(fake_caller, recorder, make_config):
-    def build(config: dict | None = None, environ: dict | None = None) -> TestClient:
+    def build(config: dict | None = None, environ: dict | None = None, behind_serve: bool = False) -> TestClient:
         plane = DataPlane(fake_caller, recorder, GatewayConfig.model_validate(config or make_config()), rng=lambda: 0.1)
 
         async def stats(model: str) -> ModelStats:
@@ -31,7 +31,9 @@ def gateway(fake_caller, recorder, make_config):
                 model=model, collected_at=1.0, oldest_push_at=1.0, replicas=1, policy_digests=[], versions={}
             )
 
-        app = create_http_app(plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {})
+        app = create_http_app(
+            plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {}, stamp_request_id=not behind_serve
+        )
         return TestClient(app)
 
     return build
@@ -58,6 +60,30 @@ def test_request_ids_are_echoed_or_generated(gateway) -> None:
     assert len(generated) == 32 and generated != "bad id with spaces"
     missing = client.get("/nowhere")
     assert len(missing.headers["x-request-id"]) == 32 and missing.headers["x-model-version"] == ""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v2", 200),
+        ("GET", "/v2/health/live", 200),
+        ("GET", "/v2/health/ready", 200),
+        ("GET", "/nowhere", 404),
+        ("DELETE", "/v2/models/iris/infer", 405),
+        ("GET", "/-/rayship/policy", 401),
+        ("GET", "/v2/models/iris/ready", 200),
+    ],
+)
+def test_behind_serve_every_response_still_carries_a_model_version(gateway, method, path, status) -> None:
+    response = gateway(behind_serve=True).request(method, path)
+    assert response.status_code == status
+    assert "x-model-version" in response.headers
+    assert "x-request-id" not in response.headers  # Serve's proxy stamps it; a second header would be a duplicate
+
+
+def test_a_version_in_the_query_string_is_not_a_path_version(gateway) -> None:
+    response = gateway().post("/v2/models/iris/infer?version=2", json=OIP_BODY)
+    assert (response.status_code, response.headers["x-model-version"]) == (200, "1")
 
 
 @pytest.mark.parametrize(
