@@ -4,7 +4,9 @@
   its (training-set) accuracy, like a sweep's winner;
 - `register_broken`: a model that loads and passes the replica health check (an all-zero probe row) but raises
   on every real input - a preprocessing bug shipped for real. It deploys and reaches RUNNING, then answers live
-  traffic with errors, which a canary has to catch.
+  traffic with errors, which a canary has to catch;
+- `register_dead`: a model that loads but cannot predict anything, the probe row included: the version replica's
+  health check reports it.
 
 Both talk to the MLflow server `MLFLOW_TRACKING_URI` names (as `eval "$(python -m cluster env)"` sets it).
 """
@@ -40,6 +42,20 @@ set_model(FailsOnRealInput())
 """
 
 
+DEAD_MODEL_CODE = """
+import mlflow.pyfunc
+from mlflow.models import set_model
+
+
+class CannotPredict(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        raise RuntimeError("corrupt weights: this version cannot predict")
+
+
+set_model(CannotPredict())
+"""
+
+
 def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
     """Train, log (in `experiment`) and register a new version of `name`."""
     features, target = load_iris(return_X_y=True, as_frame=True)
@@ -55,12 +71,21 @@ def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion
 
 def register_broken(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
     """Log (in `experiment`) and register a version of `name` that fails on every real input."""
+    return _register_code_model(name, BROKEN_MODEL_CODE, experiment=experiment, sweep_id=sweep_id)
+
+
+def register_dead(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
+    """Log (in `experiment`) and register a version of `name` that cannot predict at all."""
+    return _register_code_model(name, DEAD_MODEL_CODE, experiment=experiment, sweep_id=sweep_id)
+
+
+def _register_code_model(name: str, model_code: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
     features, _ = load_iris(return_X_y=True, as_frame=True)
     mlflow.set_experiment(experiment)
     # Models from code: MLflow copies the file into the model's artifacts, so a temporary one is enough.
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
-        code = Path(tmp) / "fails_on_real_input.py"
-        code.write_text(BROKEN_MODEL_CODE)
+        code = Path(tmp) / "model_code.py"
+        code.write_text(model_code)
         signature = infer_signature(features.head(2), np.array([0, 0]))
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]

@@ -14,10 +14,14 @@ import pytest
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
+from deployments.gateway.app import policy_digest
+from deployments.policy import GatewayConfig
 from registry.api import PinnedVersion
 from training.example_models import register_iris
 
 MODEL = "iris-serving"
+API_KEY = {"x-api-key": "key-1"}  # ignored while the policy names no api_keys_env
+KEY_ENV = {"RAYSHIP_TEST_API_KEYS": "key-1,key-2"}  # the gateway's env in every deploy (changing it restarts it)
 DEPLOY_TIMEOUT_S = 300.0
 VERSION_DEPLOYMENT = {
     "name": "ModelVersion",
@@ -42,7 +46,7 @@ class Serve:
         self.http = httpx.Client(base_url=settings.serve_url, timeout=60)
         self.port = settings.serve_port
 
-    def config(self, apps: list[dict], gateway_config: dict, gateway_env: dict | None = None) -> dict:
+    def config(self, apps: list[dict], gateway_config: dict, gateway_env: dict | None = KEY_ENV) -> dict:
         gateway = {
             "name": "gateway",
             "route_prefix": "/",
@@ -95,6 +99,31 @@ class Serve:
     def policy(self) -> dict:
         return self.http.get("/-/rayship/policy", headers=self.admin).json()
 
+    def apply(self, apps: list[dict], gateway_config: dict) -> None:
+        """Deploy, wait until every app runs, the gateway runs exactly this policy and sees the deployed versions."""
+        self.deploy(self.config(apps, gateway_config))
+        self.wait_running(["gateway", *(app["name"] for app in apps)])
+        config = GatewayConfig.model_validate(gateway_config)
+        self.wait(lambda _: self.policy().get("policy_digest") == policy_digest(config), "the gateway policy")
+        deployed = {app["name"] for app in apps}
+        ready_paths = [
+            f"/v2/models/{model}/versions/{route.version}/ready"
+            for model, model_policy in config.models.items()
+            for route in model_policy.versions
+            if route.app in deployed
+        ]
+        # The gateway learns which apps run from a periodic status poll: wait until it sees them, as a rollout must.
+        self.wait(
+            lambda _: all(self.http.get(path, headers=API_KEY).status_code == 200 for path in ready_paths),
+            "the gateway to see them",
+        )
+
+    @staticmethod
+    def with_ghost(config: dict) -> dict:
+        """Add a model whose only version app does not exist: the gateway must treat it as not ready."""
+        ghost = {"versions": [{"version": "1", "app": "ghost-v1", "weight": 100}]}
+        return {**config, "models": {**config["models"], "ghost": ghost}}
+
     model = MODEL
     train = staticmethod(lambda: train_and_register(MODEL))
 
@@ -140,3 +169,13 @@ def serve_api(cluster: ClusterSettings) -> Iterator[Serve]:
 @pytest.fixture(scope="session")
 def two_versions(cluster: ClusterSettings) -> tuple[PinnedVersion, PinnedVersion]:
     return train_and_register(MODEL), train_and_register(MODEL)
+
+
+@pytest.fixture(scope="module")
+def baseline(serve_api: Serve, two_versions: tuple[PinnedVersion, PinnedVersion]) -> tuple[list[dict], dict]:
+    """Both versions at 90/10 plus a ghost model; tests that change the deployment put this back."""
+    v1, v2 = two_versions
+    apps = [serve_api.version_app(v1), serve_api.version_app(v2)]
+    config = serve_api.with_ghost(serve_api.weights((v1, 90), (v2, 10)))
+    serve_api.apply(apps, config)
+    return apps, config

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import mlflow
-import pytest
 
 from deployments.gateway.app import policy_digest
 from deployments.policy import GatewayConfig
@@ -21,46 +20,10 @@ NOT_JSON = (
     "The request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"
 )
 API_KEY = {"x-api-key": "key-1"}  # ignored while the policy names no api_keys_env
-KEY_ENV = {"RAYSHIP_TEST_API_KEYS": "key-1,key-2"}
 
 
 def predict(client: httpx.Client, model: str = MODEL, **kwargs: object) -> httpx.Response:
     return client.post(f"/v1/models/{model}:predict", json={"instances": [ROW]}, **kwargs)
-
-
-def with_ghost(config: dict) -> dict:
-    """Add a model whose only version app does not exist: the gateway must treat it as not ready."""
-    ghost = {"versions": [{"version": "1", "app": "ghost-v1", "weight": 100}]}
-    return {**config, "models": {**config["models"], "ghost": ghost}}
-
-
-def apply(serve_api, apps: list[dict], gateway_config: dict) -> None:
-    """Deploy, wait until every app runs, the gateway runs exactly this policy and sees the deployed versions."""
-    serve_api.deploy(serve_api.config(apps, gateway_config, KEY_ENV))
-    serve_api.wait_running(["gateway", *(app["name"] for app in apps)])
-    config = GatewayConfig.model_validate(gateway_config)
-    serve_api.wait(lambda _: serve_api.policy().get("policy_digest") == policy_digest(config), "the gateway policy")
-    deployed = {app["name"] for app in apps}
-    ready_paths = [
-        f"/v2/models/{model}/versions/{route.version}/ready"
-        for model, model_policy in config.models.items()
-        for route in model_policy.versions
-        if route.app in deployed
-    ]
-    # The gateway learns which apps run from a periodic status poll: wait until it sees them, as a rollout must.
-    serve_api.wait(
-        lambda _: all(serve_api.http.get(path, headers=API_KEY).status_code == 200 for path in ready_paths),
-        "the gateway to see them",
-    )
-
-
-@pytest.fixture(scope="module")
-def baseline(serve_api, two_versions):
-    v1, v2 = two_versions
-    apps = [serve_api.version_app(v1), serve_api.version_app(v2)]
-    config = with_ghost(serve_api.weights((v1, 90), (v2, 10)))
-    apply(serve_api, apps, config)
-    return apps, config
 
 
 def test_a_90_10_split_labels_every_answer_with_its_version(serve_api, two_versions, baseline) -> None:
@@ -84,14 +47,14 @@ def test_weight_and_batching_changes_restart_no_replica(serve_api, two_versions,
     v1, v2 = two_versions
     apps, config = baseline
     before = serve_api.replica_actor_ids()
-    apply(serve_api, apps, with_ghost(serve_api.weights((v1, 0), (v2, 100))))
+    serve_api.apply(apps, serve_api.with_ghost(serve_api.weights((v1, 0), (v2, 100))))
     assert {predict(serve_api.http).headers["x-model-version"] for _ in range(20)} == {v2.version}
     rebatched = [
         {**app, "deployments": [{**app["deployments"][0], "user_config": {"max_batch_size": 4}}]} for app in apps
     ]
-    apply(serve_api, rebatched, config)
+    serve_api.apply(rebatched, config)
     assert predict(serve_api.http).status_code == 200
-    apply(serve_api, apps, config)
+    serve_api.apply(apps, config)
     after = serve_api.replica_actor_ids()
     assert after == before
     assert all(after[name] for name in ("gateway", apps[0]["name"], apps[1]["name"]))
@@ -101,13 +64,13 @@ def test_an_invalid_policy_is_rejected_and_the_previous_one_keeps_serving(serve_
     apps, config = baseline
     before = serve_api.replica_actor_ids()["gateway"]
     invalid = {**config, "models": {**config["models"], MODEL: {**config["models"][MODEL], "champion": "999"}}}
-    serve_api.deploy(serve_api.config(apps, invalid, KEY_ENV))
+    serve_api.deploy(serve_api.config(apps, invalid))
     serve_api.wait(lambda _: serve_api.policy().get("last_rejection") is not None, "the rejection")
     view = serve_api.policy()
     assert "champion '999' is not one of the versions" in view["last_rejection"]
     assert view["policy_digest"] == policy_digest(GatewayConfig.model_validate(config))
     assert predict(serve_api.http).status_code == 200
-    apply(serve_api, apps, config)
+    serve_api.apply(apps, config)
     assert serve_api.policy()["last_rejection"] is None
     assert serve_api.replica_actor_ids()["gateway"] == before
 
@@ -138,7 +101,7 @@ def test_the_bad_input_table(serve_api, two_versions, baseline) -> None:
         assert (response.status_code, response.json()) == (status, {"error": error})
         assert "x-model-version" in response.headers and response.headers["x-request-id"]
 
-    apply(serve_api, apps, {**config, "api_keys_env": "RAYSHIP_TEST_API_KEYS"})
+    serve_api.apply(apps, {**config, "api_keys_env": "RAYSHIP_TEST_API_KEYS"})
     try:
         missing, wrong = predict(http), predict(http, headers={"authorization": "Bearer key-3"})
         assert (missing.status_code, wrong.status_code, wrong.json()) == (
@@ -148,13 +111,13 @@ def test_the_bad_input_table(serve_api, two_versions, baseline) -> None:
         )
         assert predict(http, headers={"x-api-key": "key-2"}).status_code == 200
     finally:
-        apply(serve_api, apps, config)
+        serve_api.apply(apps, config)
 
 
 def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, two_versions, baseline) -> None:
     v1, v2 = two_versions
     only_v1 = [serve_api.version_app(v1)]
-    apply(serve_api, only_v1, serve_api.weights((v1, 100)))
+    serve_api.apply(only_v1, serve_api.weights((v1, 100)))
     statuses, versions, stop = Counter(), Counter(), threading.Event()
 
     def load() -> None:
@@ -169,11 +132,11 @@ def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, tw
         thread.start()
     try:
         both = [serve_api.version_app(v1), serve_api.version_app(v2)]
-        apply(serve_api, both, serve_api.weights((v1, 100), (v2, 0)))  # phase 1: the new app, at weight 0
-        apply(serve_api, both, serve_api.weights((v1, 50), (v2, 50)))  # phase 2: shift weights
+        serve_api.apply(both, serve_api.weights((v1, 100), (v2, 0)))  # phase 1: the new app, at weight 0
+        serve_api.apply(both, serve_api.weights((v1, 50), (v2, 50)))  # phase 2: shift weights
         serve_api.wait(lambda _: versions[v2.version] >= 20, "traffic on the new version", timeout_s=120)
-        apply(serve_api, both, serve_api.weights((v1, 100), (v2, 0)))  # drain the version before removing its app
-        apply(serve_api, only_v1, serve_api.weights((v1, 100)))
+        serve_api.apply(both, serve_api.weights((v1, 100), (v2, 0)))  # drain the version before removing its app
+        serve_api.apply(only_v1, serve_api.weights((v1, 100)))
         serve_api.wait(lambda apps: f"{MODEL}-v{v2.version}" not in apps, "the version app to go")
     finally:
         stop.set()
@@ -185,7 +148,7 @@ def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, tw
 
 def test_stats_are_fresh_per_version_and_need_the_admin_token(serve_api, two_versions, baseline) -> None:
     apps, config = baseline
-    apply(serve_api, apps, config)
+    serve_api.apply(apps, config)
     for _ in range(30):
         assert predict(serve_api.http).status_code == 200
     assert serve_api.http.get(f"/-/rayship/stats?model={MODEL}").status_code == 401
@@ -212,7 +175,7 @@ def test_a_tampered_artifact_is_refused_and_the_others_keep_serving(serve_api, c
     with (model_dir / "model.pkl").open("ab") as pickle_file:
         pickle_file.write(b"\0")
     name = f"{MODEL}-v{tampered.version}"
-    serve_api.deploy(serve_api.config([*apps, serve_api.version_app(tampered)], config, KEY_ENV))
+    serve_api.deploy(serve_api.config([*apps, serve_api.version_app(tampered)], config))
     try:
         failed = serve_api.wait(
             lambda a: a.get(name, {}).get("status") == "DEPLOY_FAILED", "the tampered deploy to fail"
@@ -221,4 +184,4 @@ def test_a_tampered_artifact_is_refused_and_the_others_keep_serving(serve_api, c
         assert f"Model {MODEL}/{tampered.version} failed digest verification: model.pkl" in message, message
         assert predict(serve_api.http).status_code == 200
     finally:
-        apply(serve_api, apps, config)
+        serve_api.apply(apps, config)
