@@ -235,3 +235,18 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 300.0,
 def wait_for_fixture() -> Callable[..., None]:
     """`wait_for(condition, "what")`: poll until `condition()` holds; an AssertionError naming `what` on timeout."""
     return wait_for
+
+
+@pytest.fixture
+def served(cluster: ClusterSettings) -> Callable[[int], Counter[tuple[int, str]]]:
+    """`served(n)`: send n predictions now, one after another; the answers counted by (status, x-model-version)."""
+
+    def ask(requests: int) -> Counter[tuple[int, str]]:
+        answers: Counter[tuple[int, str]] = Counter()
+        with httpx.Client(timeout=30) as client:
+            for _ in range(requests):
+                answer = client.post(f"{cluster.serve_url}/v1/models/{MODEL}:predict", json={"instances": [ROW]})
+                answers[(answer.status_code, answer.headers.get("x-model-version", ""))] += 1
+        return answers
+
+    return ask

@@ -17,8 +17,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
 from cluster.settings import ClusterSettings
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
@@ -49,16 +47,6 @@ def kill_between_steps(driver: subprocess.Popen, store: RolloutStore, wait_for) 
     assert driver.wait(timeout=60) == -signal.SIGKILL
 
 
-def split_served(serve_url: str, requests: int) -> dict[tuple[int, str], int]:
-    answers: dict[tuple[int, str], int] = {}
-    with httpx.Client(timeout=30) as client:
-        for _ in range(requests):
-            answer = client.post(f"{serve_url}/v1/models/{MODEL}:predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
-            key = (answer.status_code, answer.headers.get("x-model-version", ""))
-            answers[key] = answers.get(key, 0) + 1
-    return answers
-
-
 def test_a_canary_killed_with_sigkill_resumes_on_rerun_applying_each_weight_once(
     cluster: ClusterSettings,
     rollout_versions: dict,
@@ -67,6 +55,7 @@ def test_a_canary_killed_with_sigkill_resumes_on_rerun_applying_each_weight_once
     traffic,
     spec_file,
     wait_for,
+    served,
     tmp_path: Path,
 ) -> None:
     champion, good = serve_champion, rollout_versions["good"]
@@ -86,8 +75,8 @@ def test_a_canary_killed_with_sigkill_resumes_on_rerun_applying_each_weight_once
         weights = at_kill[-1].effect["weights"]
         assert LeaseFile(state_dir, MODEL).read().owner.split(":")[1] == str(first.pid)
         assert policy_weights(serve_router.read_config(), MODEL) == weights
-        served = split_served(cluster.serve_url, requests=100)
-        assert set(served) == {(200, champion.version), (200, good.version)}, served
+        answers = served(100)
+        assert set(answers) == {(200, champion.version), (200, good.version)}, answers
         assert policy_weights(serve_router.read_config(), MODEL) == weights
 
         rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)

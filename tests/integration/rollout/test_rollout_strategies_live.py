@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import httpx
 from mlflow import MlflowClient
 
 from cluster.settings import ClusterSettings
@@ -49,15 +48,6 @@ def actions(root: Path) -> list[tuple[str, int]]:
     return [(event.action, event.candidate_weight) for event in RolloutStore(root / "state", MODEL).events()]
 
 
-def served_versions(serve_url: str, requests: int = 20) -> set[tuple[int, str]]:
-    with httpx.Client(timeout=30) as client:
-        answers = [
-            client.post(f"{serve_url}/v1/models/{MODEL}:predict", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
-            for _ in range(requests)
-        ]
-    return {(answer.status_code, answer.headers.get("x-model-version", "")) for answer in answers}
-
-
 def verdicts(*versions: str) -> list[tuple[str, str]]:
     client = MlflowClient()
     return [
@@ -77,6 +67,7 @@ def test_bluegreen_switches_at_once_keeps_the_old_version_warm_and_an_abort_swit
     traffic,
     spec_file,
     wait_for,
+    served,
     tmp_path: Path,
     capsys,
 ) -> None:
@@ -97,7 +88,7 @@ def test_bluegreen_switches_at_once_keeps_the_old_version_warm_and_an_abort_swit
         assert policy_weights(live, MODEL) == {champion.version: 0, candidate.version: 100}
         assert gateway_policy(live, MODEL)["champion"] == candidate.version
         assert serve_router.app_statuses()[f"{MODEL}-v{champion.version}"] == "RUNNING"
-        assert served_versions(cluster.serve_url) == {(200, candidate.version)}
+        assert set(served(20)) == {(200, candidate.version)}
         assert resolve(f"models:/{MODEL}@champion").version == candidate.version
         assert verdicts(champion.version, candidate.version) == [("promoted", "champion"), ("promoted", "candidate")]
 
@@ -133,7 +124,7 @@ def test_bluegreen_switches_at_once_keeps_the_old_version_warm_and_an_abort_swit
     assert policy_weights(live, MODEL) == {champion.version: 100}
     assert gateway_policy(live, MODEL)["champion"] == champion.version
     assert f"{MODEL}-v{candidate.version}" not in app_names(live)
-    assert served_versions(cluster.serve_url) == {(200, champion.version)}
+    assert set(served(20)) == {(200, champion.version)}
     assert resolve(f"models:/{MODEL}@champion").version == champion.version
     assert verdicts(champion.version, candidate.version) == [("reverted", "champion"), ("reverted", "candidate")]
 
@@ -158,15 +149,6 @@ def test_shadow_mirrors_to_the_candidate_serves_only_the_champion_and_concludes(
     after = gateway_stats(MODEL).versions[candidate.version]
 
     final = stored_state(tmp_path)
-    assert (final.phase, final.candidate_weight, final.message) == (
-        Phase.SUCCEEDED,
-        0,
-        "shadow concluded after 3 steps",
-    )
-    assert (
-        f"Rollout {final.rollout_id} of '{MODEL}': Succeeded (shadow concluded after 3 steps)\n"
-        in capsys.readouterr().out
-    )
     assert actions(tmp_path) == [("deploy_candidate", 0), ("advance", 0), ("conclude", 0), ("remove_version", 0)]
     assert event(tmp_path, "advance").effect["shadow"] == {"version": candidate.version, "percent": 100}
     # Every user answer came from the champion; the candidate only saw mirrored requests, all of them answered.
@@ -175,10 +157,18 @@ def test_shadow_mirrors_to_the_candidate_serves_only_the_champion_and_concludes(
     mirrored = after.requests - before.requests
     assert mirrored >= final.candidate_totals.requests >= 3 * 5  # three conclusive intervals
     assert after.errors == before.errors
-    # The candidate is the same model as the champion: every compared row agrees.
+    # The candidate is the same model as the champion: every compared row agrees, in the gateway's counters and
+    # in the verdict and report over the analysed intervals.
     compared = after.shadow_rows_compared - before.shadow_rows_compared
-    assert compared > 0
     assert after.shadow_rows_agreed - before.shadow_rows_agreed == compared
+    rows = final.candidate_totals.shadow_rows_compared
+    assert 0 < rows <= compared
+    agreement = f"agreement with version {champion.version}: 100.0% ({rows}/{rows} rows)"
+    message = f"shadow concluded after 3 steps; {agreement}"
+    assert (final.phase, final.candidate_weight, final.message) == (Phase.SUCCEEDED, 0, message)
+    assert f"Rollout {final.rollout_id} of '{MODEL}': Succeeded ({message})\n" in capsys.readouterr().out
+    report = (tmp_path / "reports" / f"{MODEL}-{final.rollout_id}.md").read_text()
+    assert f"\nShadow {agreement}.\n" in report
     # The champion is unchanged: alias, policy, and the candidate's app is gone.
     assert resolve(f"models:/{MODEL}@champion").version == champion.version
     assert verdicts(champion.version, candidate.version) == [("concluded", "champion"), ("concluded", "candidate")]
