@@ -39,12 +39,13 @@ from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
 
 from rollout.clock import SystemClock
 from rollout.driver import RolloutDriver
+from rollout.history import Progress
 from rollout.lease import LeaseFile, local_holder_alive, local_owner_id
 from rollout.metrics_source import GatewayStatsSource
 from rollout.routers.serve_rest import ServeRestRouter
 from rollout.spec import RolloutSpec
 from rollout.spec_file import load_spec
-from rollout.store import RolloutStore
+from rollout.store import AppliedEvent, RolloutStore
 
 BENCH_DIR = Path(__file__).resolve().parent
 SPEC = BENCH_DIR.parent / "configs" / "rollouts" / "canary.yaml"
@@ -187,6 +188,7 @@ def run_canary(admin: ServeAdmin, spec: RolloutSpec, candidate: str, rps: float,
 
     traffic = UserTraffic(admin.settings.serve_url, MODEL)
     watcher = PolicyWatcher(admin, MODEL, candidate)
+    decisions: list[Progress] = []
     with tempfile.TemporaryDirectory(prefix="rayship-bench-rollout-") as state_dir:
         store = RolloutStore(Path(state_dir), MODEL)
         driver = RolloutDriver(
@@ -199,6 +201,7 @@ def run_canary(admin: ServeAdmin, spec: RolloutSpec, candidate: str, rps: float,
             clock=SystemClock(),
             owner=local_owner_id(uuid.uuid4().hex[:8]),
             registry=MlflowRolloutRegistry(),
+            on_progress=decisions.append,
             holder_alive=local_holder_alive,
         )
         started = time.monotonic()
@@ -221,12 +224,33 @@ def run_canary(admin: ServeAdmin, spec: RolloutSpec, candidate: str, rps: float,
         "event_log_advance_to_rollback_s": (
             applied["rollback"] - applied["advance"] if {"advance", "rollback"} <= applied.keys() else None
         ),
+        "timeline_s": [] if window is None else timeline(window.onset_s, decisions, events, window.weight_0_s),
         "user_requests": traffic.sent,
         "user_requests_per_s": traffic.sent / duration_s,
         "failed_user_requests": len(traffic.failures),
         "answers": {f"{status} v{version}": n for (status, version), n in sorted(traffic.answers.items())},
         "failures": traffic.failures[:20],
     }
+
+
+def timeline(onset_s: float, decisions: list[Progress], events: list[AppliedEvent], weight_0_s: float) -> list[str]:
+    """Where the time went, in seconds since onset: each analysed window, each step decided and applied."""
+    moments = [(weight_0_s - onset_s, "gateway policy gives the candidate weight 0")]
+    for record in decisions:
+        observation = record.observation
+        if observation is None or record.state.interval_started_at_s < observation.collected_at_s:
+            continue  # a look before the window was over, not an analysis
+        window = observation.window(record.state.candidate)
+        start_s, end_s = (
+            observation.collected_at_s - observation.window_s - onset_s,
+            observation.collected_at_s - onset_s,
+        )
+        what = f"window from {start_s:.2f}: {window.errors}/{window.requests} candidate errors -> {record.action}"
+        moments.append((end_s, what))
+    for event in events:
+        moments.append((event.decided_at_s - onset_s, f"{event.action} {event.candidate_weight}% decided"))
+        moments.append((event.applied_at_s - onset_s, f"{event.action} {event.candidate_weight}% recorded"))
+    return [f"{at_s:7.2f} {what}" for at_s, what in sorted(moments)]
 
 
 def serve_champion_alone(admin: ServeAdmin, champion_version: str, champion_uri: str) -> None:
@@ -259,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"canary {number}/{args.runs}: {MODEL} {champion.version} -> {broken.version} (broken) ...", flush=True
             )
             runs.append(run_canary(admin, spec, broken.version, args.rps, args.poll_s))
-            print(f"  {_line(runs[-1])}", flush=True)
+            print(f"  {_line(runs[-1])}", *(f"    {moment}" for moment in runs[-1]["timeline_s"]), sep="\n", flush=True)
     finally:
         admin.deploy(previous)
     figures = [run["onset_to_weight_0_s"] for run in runs if run["onset_to_weight_0_s"] is not None]

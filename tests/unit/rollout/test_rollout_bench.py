@@ -58,3 +58,44 @@ def test_summary_against_the_goal(bench) -> None:
         "goal_met": True,
     }
     assert bench.summarise([4.0, 10.2])["goal_met"] is False
+
+
+def test_the_timeline_says_where_the_seconds_went(bench) -> None:
+    from rollout.history import Progress
+    from rollout.observation import Observation, VersionWindow
+    from rollout.policy import Phase, RolloutState
+    from rollout.store import AppliedEvent
+
+    def state(**update) -> RolloutState:
+        base = dict(rollout_id="r", model="m", strategy="canary", champion="1", candidate="2", started_at_s=0)
+        return RolloutState(**{**base, "phase": Phase.PROGRESSING, "candidate_weight": 20, **update})
+
+    def analysed(at_s: float, errors: int, action: str) -> Progress:
+        observation = Observation(
+            collected_at_s=at_s, window_s=2.0, versions={"2": VersionWindow(requests=8, errors=errors)}
+        )
+        return Progress(at_s=at_s, action=action, state=state(interval_started_at_s=at_s), observation=observation)
+
+    def applied(action: str, weight: int, decided_at_s: float, applied_at_s: float) -> AppliedEvent:
+        return AppliedEvent(
+            step_id=1, rollout_id="r", action=action, effect={}, phase="Progressing", candidate_weight=weight,
+            reason=action, decided_at_s=decided_at_s, applied_at_s=applied_at_s,
+        )  # fmt: skip
+
+    poll = Progress(  # a look before the window was over
+        at_s=101.5,
+        action="hold",
+        state=state(interval_started_at_s=100.2),
+        observation=Observation(collected_at_s=101.5, window_s=1.0),
+    )
+    decisions = [poll, analysed(102.7, 8, "hold"), analysed(104.7, 8, "rollback")]
+    events = [applied("advance", 20, 99.6, 100.1), applied("rollback", 0, 104.7, 106.4)]
+    assert bench.timeline(100.0, decisions, events, 105.9) == [
+        "  -0.40 advance 20% decided",
+        "   0.10 advance 20% recorded",
+        "   2.70 window from 0.70: 8/8 candidate errors -> hold",
+        "   4.70 rollback 0% decided",
+        "   4.70 window from 2.70: 8/8 candidate errors -> rollback",
+        "   5.90 gateway policy gives the candidate weight 0",
+        "   6.40 rollback 0% recorded",
+    ]
