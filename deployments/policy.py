@@ -135,12 +135,12 @@ class GatewayConfig(BaseModel):
     max_batch_size: int = Field(
         32, ge=1, le=1024, description="Most requests one gateway replica sends to a version app in one call."
     )
-    max_calls_in_flight: int = Field(
-        4,
+    calls_per_replica: int = Field(
+        1,
         ge=1,
-        le=256,
-        description="Calls one gateway replica keeps in flight per version app; further requests wait and leave "
-        "together in the next call (deployments/gateway/batcher.py).",
+        le=64,
+        description="Calls one gateway replica keeps in flight to each running replica of a version app; further "
+        "requests wait and leave together in the next call (deployments/gateway/batcher.py).",
     )
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Traffic policy per model name.")
 

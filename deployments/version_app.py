@@ -118,8 +118,8 @@ def load_version(args: VersionAppArgs, target: Path) -> LoadedModel:
 @serve.deployment(
     name=DEPLOYMENT_NAME,
     ray_actor_options={"num_cpus": 0.25},
-    # The gateway batches its calls (at most `max_calls_in_flight` per replica and app), so 2 ongoing is busy.
-    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 2},
+    # The gateway keeps one batched call in flight per replica: ongoing requests measure how busy a replica is.
+    autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 0.7},
     max_ongoing_requests=64,
     health_check_period_s=10,
 )

@@ -83,7 +83,7 @@ class Gateway:
             self._rejection = str(exc)
             logger.error("rejected an invalid gateway policy; the previous one keeps serving: %s", exc)
             return
-        self._caller.configure(config.request_timeout_s, config.max_batch_size, config.max_calls_in_flight)
+        self._caller.configure(config.request_timeout_s, config.max_batch_size, config.calls_per_replica)
         self._plane.apply(config)
         self._digest = policy_digest(config)
         self._configured, self._rejection = True, None

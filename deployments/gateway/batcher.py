@@ -2,10 +2,12 @@
 
 Why: one Serve handle call costs the gateway more CPU than the HTTP request that caused it, so one call per
 request made the gateway the bottleneck and left the version replicas predicting tiny batches. Here each app
-gets at most `max_in_flight` calls at a time. A request leaves at once while a slot is free (no timer, so no
-added latency at low load); while every slot is busy, requests queue and leave together, up to `max_batch_size`
-per call, as soon as a slot frees. Batches therefore grow with load, and the version app's own `@serve.batch`
-merges what arrives from several gateway replicas.
+gets at most `calls_per_replica` calls in flight per running replica of it. A request leaves at once while a
+slot is free (no timer, so no added latency at low load); while every slot is busy, requests queue and leave
+together, up to `max_batch_size` per call, as soon as a slot frees. Batches therefore grow with load, and the
+version app's own `@serve.batch` merges what arrives from several gateway replicas. One call per replica batched
+best (measured: 209 req/s against 172 with two and 153 with four, one replica, 16 connections), and scaling the
+slots with the replicas keeps every replica that autoscaling adds busy.
 
 `submit` resolves to the app's answer for that one request. A failed call fails every request it carried, each
 with the same exception: the data plane then counts and fails over each request on its own.
@@ -22,6 +24,7 @@ from deployments.types import Features
 
 Answer = TypeVar("Answer")
 SendBatch = Callable[[str, list[Features]], Awaitable[list[Answer]]]
+ReplicaCount = Callable[[str], int]
 
 
 @dataclass
@@ -33,17 +36,24 @@ class _Lane(Generic[Answer]):
 
 
 class VersionBatcher(Generic[Answer]):
-    def __init__(self, send: SendBatch, max_batch_size: int = 32, max_in_flight: int = 4) -> None:
+    def __init__(
+        self, send: SendBatch, replicas: ReplicaCount, max_batch_size: int = 32, calls_per_replica: int = 1
+    ) -> None:
         self._send = send
+        self._replicas = replicas
         self._lanes: dict[str, _Lane[Answer]] = {}
         self._tasks: set[asyncio.Task] = set()
-        self.configure(max_batch_size, max_in_flight)
+        self.configure(max_batch_size, calls_per_replica)
 
-    def configure(self, max_batch_size: int, max_in_flight: int) -> None:
+    def configure(self, max_batch_size: int, calls_per_replica: int) -> None:
         """New limits apply to the next call; calls in flight keep theirs."""
-        if max_batch_size < 1 or max_in_flight < 1:
-            raise ValueError("max_batch_size and max_in_flight must be at least 1")
-        self._max_batch_size, self._max_in_flight = max_batch_size, max_in_flight
+        if max_batch_size < 1 or calls_per_replica < 1:
+            raise ValueError("max_batch_size and calls_per_replica must be at least 1")
+        self._max_batch_size, self._calls_per_replica = max_batch_size, calls_per_replica
+
+    def slots(self, app: str) -> int:
+        """Calls the app may have in flight: per running replica (at least one, so a request is never stuck)."""
+        return max(1, self._replicas(app)) * self._calls_per_replica
 
     async def submit(self, app: str, features: Features) -> Answer:
         lane = self._lanes.setdefault(app, _Lane())
@@ -58,7 +68,7 @@ class VersionBatcher(Generic[Answer]):
         return len(lane.waiting) if lane else 0
 
     def _dispatch(self, app: str, lane: _Lane[Answer]) -> None:
-        while lane.waiting and lane.in_flight < self._max_in_flight:
+        while lane.waiting and lane.in_flight < self.slots(app):
             batch = [(f, a) for f, a in lane.waiting[: self._max_batch_size] if not a.done()]
             del lane.waiting[: self._max_batch_size]
             if not batch:

@@ -35,16 +35,17 @@ class VersionUnavailableError(UnavailableError):
         super().__init__(f"Serve app '{app}' is unavailable: {reason}")
 
 
-def running_version_apps(details: Mapping[str, Any]) -> frozenset[str]:
-    """Apps whose `ModelVersion` deployment has at least one RUNNING replica, from the controller's instance
-    details (the dict behind `serve.status()`, in the shape of `ray.serve.schema.ServeInstanceDetails`)."""
-    running = set()
+def running_replicas(details: Mapping[str, Any]) -> dict[str, int]:
+    """RUNNING replicas of each app's `ModelVersion` deployment (apps with none left out), from the controller's
+    instance details (the dict behind `serve.status()`, in the shape of `ray.serve.schema.ServeInstanceDetails`)."""
+    running = {}
     for name, app in (details.get("applications") or {}).items():
         deployment = (app.get("deployments") or {}).get(DEPLOYMENT_NAME)
         replicas = (deployment.get("replicas") or []) if deployment else []
-        if any(replica.get("state") == "RUNNING" for replica in replicas):
-            running.add(name)
-    return frozenset(running)
+        count = sum(1 for replica in replicas if replica.get("state") == "RUNNING")
+        if count:
+            running[name] = count
+    return running
 
 
 def _serve_details() -> dict:
@@ -54,24 +55,27 @@ def _serve_details() -> dict:
 
 
 class ServeVersionCaller:
-    def __init__(self, timeout_s: float, max_batch_size: int = 32, max_in_flight: int = 4) -> None:
+    def __init__(self, timeout_s: float, max_batch_size: int = 32, calls_per_replica: int = 1) -> None:
         self._timeout_s = timeout_s
-        self._ready: frozenset[str] = frozenset()
+        self._replicas: dict[str, int] = {}
         self._handles: dict[str, DeploymentHandle] = {}
         self._batcher: VersionBatcher[Prediction | VersionError] = VersionBatcher(
-            self._predict_many, max_batch_size, max_in_flight
+            self._predict_many, self.replicas, max_batch_size, calls_per_replica
         )
 
-    def configure(self, timeout_s: float, max_batch_size: int, max_in_flight: int) -> None:
+    def configure(self, timeout_s: float, max_batch_size: int, calls_per_replica: int) -> None:
         self._timeout_s = timeout_s
-        self._batcher.configure(max_batch_size, max_in_flight)
+        self._batcher.configure(max_batch_size, calls_per_replica)
 
     def is_ready(self, app: str) -> bool:
-        return app in self._ready
+        return app in self._replicas
+
+    def replicas(self, app: str) -> int:
+        return self._replicas.get(app, 0)
 
     async def refresh(self) -> None:
         details = await asyncio.to_thread(_serve_details)  # a blocking controller call: keep it off the event loop
-        self._ready = running_version_apps(details)
+        self._replicas = running_replicas(details)
 
     async def poll_forever(self, interval_s: float) -> None:
         while True:

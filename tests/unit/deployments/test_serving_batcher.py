@@ -11,6 +11,10 @@ from deployments.gateway.batcher import VersionBatcher
 from deployments.types import Features
 
 
+def ONE_REPLICA(app: str) -> int:  # noqa: N802 - reads as the constant it stands for
+    return 1
+
+
 def rows(value: float) -> Features:
     return Features(np.array([[value]]))
 
@@ -43,7 +47,7 @@ async def settle() -> None:
 def test_a_lone_request_leaves_at_once_and_gets_its_own_answer() -> None:
     async def scenario() -> tuple[float, list]:
         app = ScriptedApp(hold=False)
-        answer = await VersionBatcher(app.send).submit("iris-v1", rows(1))
+        answer = await VersionBatcher(app.send, ONE_REPLICA).submit("iris-v1", rows(1))
         return answer, app.calls
 
     assert asyncio.run(scenario()) == (10.0, [("iris-v1", [1.0])])
@@ -52,7 +56,7 @@ def test_a_lone_request_leaves_at_once_and_gets_its_own_answer() -> None:
 def test_requests_queue_while_every_slot_is_busy_and_leave_together() -> None:
     async def scenario() -> tuple[list, list]:
         app = ScriptedApp()
-        batcher = VersionBatcher(app.send, max_batch_size=3, max_in_flight=1)
+        batcher = VersionBatcher(app.send, ONE_REPLICA, max_batch_size=3)
         tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(6)]
         await settle()
         assert batcher.queued("iris-v1") == 5  # the first left alone; the rest wait for the slot
@@ -67,7 +71,7 @@ def test_requests_queue_while_every_slot_is_busy_and_leave_together() -> None:
 def test_each_app_has_its_own_slots() -> None:
     async def scenario() -> list:
         app = ScriptedApp()
-        batcher = VersionBatcher(app.send, max_in_flight=1)
+        batcher = VersionBatcher(app.send, ONE_REPLICA)
         tasks = [asyncio.create_task(batcher.submit(name, rows(1))) for name in ("iris-v1", "iris-v2")]
         await settle()
         app.gate.set()
@@ -81,7 +85,7 @@ def test_a_failed_call_fails_each_of_its_requests_and_frees_the_slot() -> None:
     async def scenario() -> tuple[list, float]:
         app = ScriptedApp()
         app.failing = ConnectionError("replica died")
-        batcher = VersionBatcher(app.send, max_in_flight=1)
+        batcher = VersionBatcher(app.send, ONE_REPLICA)
         tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(3)]
         await settle()
         app.gate.set()
@@ -97,7 +101,7 @@ def test_a_failed_call_fails_each_of_its_requests_and_frees_the_slot() -> None:
 def test_a_request_that_gave_up_while_queued_is_not_sent() -> None:
     async def scenario() -> list:
         app = ScriptedApp()
-        batcher = VersionBatcher(app.send, max_in_flight=1)
+        batcher = VersionBatcher(app.send, ONE_REPLICA)
         first = asyncio.create_task(batcher.submit("iris-v1", rows(1)))
         impatient = asyncio.create_task(batcher.submit("iris-v1", rows(2)))
         patient = asyncio.create_task(batcher.submit("iris-v1", rows(3)))
@@ -115,7 +119,7 @@ def test_an_answer_count_that_does_not_match_fails_the_batch() -> None:
     async def scenario() -> None:
         app = ScriptedApp(hold=False)
         app.short_answer = True
-        await VersionBatcher(app.send).submit("iris-v1", rows(1))
+        await VersionBatcher(app.send, ONE_REPLICA).submit("iris-v1", rows(1))
 
     with pytest.raises(RuntimeError, match="^app 'iris-v1' returned 0 answers for 1 requests$"):
         asyncio.run(scenario())
@@ -123,4 +127,20 @@ def test_an_answer_count_that_does_not_match_fails_the_batch() -> None:
 
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="must be at least 1"):
-        VersionBatcher(ScriptedApp().send, max_batch_size=0)
+        VersionBatcher(ScriptedApp().send, ONE_REPLICA, max_batch_size=0)
+
+
+def test_slots_follow_the_running_replicas() -> None:
+    async def scenario() -> list:
+        app = ScriptedApp()
+        replicas = {"iris-v1": 2}
+        batcher = VersionBatcher(app.send, lambda name: replicas.get(name, 0))
+        assert (batcher.slots("iris-v1"), batcher.slots("unknown")) == (2, 1)  # never zero: a request is not stuck
+        tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(5)]
+        await settle()
+        app.gate.set()
+        await asyncio.gather(*tasks)
+        return app.calls
+
+    # two replicas: two calls leave at once, the other three requests wait and leave together
+    assert asyncio.run(scenario()) == [("iris-v1", [0.0]), ("iris-v1", [1.0]), ("iris-v1", [2.0, 3.0, 4.0])]

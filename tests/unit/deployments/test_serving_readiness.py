@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ray.serve._private.common import ReplicaState
 
-from deployments.gateway.caller import running_version_apps
+from deployments.gateway.caller import running_replicas
 
 
 def app(deployment: str, *states: ReplicaState) -> dict:
     return {"deployments": {deployment: {"replicas": [{"state": state} for state in states]}}}
 
 
-def test_an_app_is_ready_while_its_model_version_has_a_running_replica() -> None:
+def test_an_app_is_ready_while_its_model_version_has_running_replicas_and_they_are_counted() -> None:
     details = {
         "applications": {
             "iris-v1": app("ModelVersion", ReplicaState.RUNNING, ReplicaState.RUNNING),
@@ -21,6 +21,6 @@ def test_an_app_is_ready_while_its_model_version_has_a_running_replica() -> None
             "gateway": app("Gateway", ReplicaState.RUNNING),
         }
     }
-    assert running_version_apps(details) == frozenset({"iris-v1", "iris-v3"})
-    assert running_version_apps({"applications": {}}) == frozenset()
-    assert running_version_apps({}) == frozenset()
+    assert running_replicas(details) == {"iris-v1": 2, "iris-v3": 1}
+    assert running_replicas({"applications": {}}) == {}
+    assert running_replicas({}) == {}
