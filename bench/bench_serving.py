@@ -24,8 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import cpu_meter
 import httpx
 import numpy as np
 from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
@@ -34,6 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROW = [5.1, 3.5, 1.4, 0.2]
 SCRIPT = BENCH_DIR / "post.lua"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+CpuProbe = Callable[[], cpu_meter.CpuSample]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration-s", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", default="16,32", help="comma-separated wrk connection counts")
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per scenario; medians reported")
     return parser.parse_args(argv)
 
 
@@ -54,10 +58,12 @@ def parse_wrk(output: str) -> dict:
         return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    count = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {
         "requests_per_s": float(rate.group(1)) if rate else 0.0,
+        "requests": int(count.group(1)) if count else 0,
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "non_2xx": int(errors.group(1)) if errors else 0,
@@ -65,10 +71,29 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def run_wrk(url: str, connections: int, threads: int, duration_s: int, script: Path) -> dict:
+def run_wrk(url: str, connections: int, threads: int, duration_s: int, script: Path, cpu: CpuProbe | None) -> dict:
+    """One wrk run; with a probe, also the serving processes' CPU milliseconds per request, by role."""
     command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration_s}s", "--latency"]
+    before = cpu() if cpu else None
     output = subprocess.run([*command, "-s", str(script), url], capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output)
+    row = parse_wrk(output)
+    if cpu and before:
+        row["cpu_ms_per_request"] = cpu_meter.ms_per_request(before, cpu(), row["requests"])
+    return row
+
+
+def combine(runs: list[dict]) -> dict:
+    """Medians of repeated runs (errors are summed): one noisy run on a shared machine does not decide."""
+    row = {key: statistics.median(one[key] for one in runs) for key in ("requests_per_s", "p50_ms", "p99_ms")}
+    row["runs_requests_per_s"] = [run["requests_per_s"] for run in runs]
+    row["non_2xx"] = sum(run.get("non_2xx", 0) for run in runs)
+    roles = sorted({role for run in runs for role in run.get("cpu_ms_per_request", {})})
+    if roles:
+        row["cpu_ms_per_request"] = {
+            role: round(statistics.median(run.get("cpu_ms_per_request", {}).get(role, 0.0) for run in runs), 3)
+            for role in roles
+        }
+    return row
 
 
 def in_process_loop(model_dir: Path, duration_s: int) -> dict:
@@ -84,6 +109,28 @@ def in_process_loop(model_dir: Path, duration_s: int) -> dict:
         latencies.append((time.perf_counter() - start) * 1000)
     quantiles = statistics.quantiles(latencies, n=100)
     return {"requests_per_s": len(latencies) / duration_s, "p50_ms": quantiles[49], "p99_ms": quantiles[98]}
+
+
+def cluster_session() -> int | None:
+    """The session id of the local cluster's Ray head (`python -m cluster up` records its PID), if it runs here."""
+    from cluster.settings import settings_from_env
+    from cluster.state import load_state
+
+    state = load_state(settings_from_env().state_dir)
+    head = next((service for service in (state.services if state else []) if service.name == "ray-head"), None)
+    return head.pid if head else None
+
+
+def probe(session: int | None, *extra_pids: int) -> CpuProbe | None:
+    if session is None:
+        return None  # a remote cluster: no process counters to read
+    return lambda: cpu_meter.sample(session, extra_pids)
+
+
+def ingress_mode(session: int | None) -> str:
+    if session is None:
+        return "unknown (remote cluster)"
+    return "HAProxy (Serve high-throughput mode)" if cpu_meter.haproxy_runs(session) else "Ray Serve proxy"
 
 
 def free_port() -> int:
@@ -139,12 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "RAYSHIP_BENCH_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
         uvicorn = [sys.executable, "-m", "uvicorn", "plain_app:app", "--app-dir", str(BENCH_DIR), "--port", str(port)]
         plain = subprocess.Popen([*uvicorn, "--log-level", "warning"], env=env)
+        session = cluster_session()
         try:
             url = f"http://127.0.0.1:{port}/v1/models/{pinned.name}:predict"
             wait_http(url)
             for c in connections:
                 print(f"plain FastAPI, {c} connections ...", flush=True)
-                results[f"plain_fastapi@{c}"] = run_wrk(url, c, args.wrk_threads, args.duration_s, script)
+                plain_cpu = probe(session, plain.pid)
+                runs = [run_wrk(url, c, args.wrk_threads, args.duration_s, script, plain_cpu) for _ in range(2)]
+                results[f"plain_fastapi@{c}"] = combine(runs)
         finally:
             plain.terminate()
             plain.wait(timeout=30)
@@ -154,27 +204,32 @@ def main(argv: list[str] | None = None) -> int:
         versions = [(pinned.version, args.model_uri)] + ([(second.version, args.second_model_uri)] if second else [])
         apps = [version_app(pinned.name, v, uri) for v, uri in versions]
         one = policy_of(pinned.name, [(pinned.version, 100)] + ([(second.version, 0)] if second else []))
+        cpu = probe(session)
         try:
             admin.deploy([gateway_app(one), *apps, direct_app(args.model_uri)])
             admin.wait_running(["gateway", "bench-direct", *(app["name"] for app in apps)])
             admin.wait_policy(policy_digest(GatewayConfig.model_validate(one)))
             serve_url = admin.settings.serve_url
+            gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
             wait_http(f"{serve_url}/direct")
+            wait_http(gateway_url)
+            results["ingress"] = {"mode": ingress_mode(session)}
+            print(f"Serve ingress: {results['ingress']['mode']}", flush=True)
             for c in connections:
-                print(f"direct Serve and gateway (1 version), {c} connections ...", flush=True)
-                results[f"direct_serve@{c}"] = run_wrk(
-                    f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, script
-                )
-                gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
-                results[f"gateway_1v@{c}"] = run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script)
+                print(f"direct Serve and gateway (1 version), {c} connections, {args.repeats} interleaved runs ...")
+                direct, gateway = [], []
+                for _ in range(args.repeats):  # interleaved, so both see the same machine
+                    direct.append(run_wrk(f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, script, cpu))
+                    gateway.append(run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script, cpu))
+                results[f"direct_serve@{c}"], results[f"gateway_1v@{c}"] = combine(direct), combine(gateway)
             if second:
                 split = policy_of(pinned.name, [(pinned.version, 90), (second.version, 10)])
                 admin.deploy([gateway_app(split), *apps, direct_app(args.model_uri)])
                 admin.wait_policy(policy_digest(GatewayConfig.model_validate(split)))
                 for c in connections:
                     print(f"gateway (2 versions 90/10), {c} connections ...", flush=True)
-                    gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
-                    results[f"gateway_2v@{c}"] = run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script)
+                    runs = [run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script, cpu) for _ in range(2)]
+                    results[f"gateway_2v@{c}"] = combine(runs)
         finally:
             if previous:
                 admin.deploy(previous)
@@ -187,10 +242,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: dict[str, dict], connections: list[int]) -> None:
-    print(f"\n{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    print(f"\nServe ingress: {results.get('ingress', {}).get('mode', 'unknown')}")
+    print(f"{'scenario':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}  CPU ms per request by process")
     for name, row in results.items():
+        if "requests_per_s" not in row:
+            continue
         errors = row.get("non_2xx", 0)
-        print(f"{name:<24}{row['requests_per_s']:>10.1f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{errors:>8}")
+        cpu = row.get("cpu_ms_per_request") or {}
+        cpu_text = ", ".join(f"{role} {ms:.2f}" for role, ms in cpu.items())
+        if cpu:
+            cpu_text += f" = {sum(cpu.values()):.2f}"
+        print(
+            f"{name:<24}{row['requests_per_s']:>10.1f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}{errors:>8}"
+            f"  {cpu_text}"
+        )
 
     def ratio(a: str, b: str) -> str:
         if a not in results or b not in results or not results[b]["requests_per_s"]:
