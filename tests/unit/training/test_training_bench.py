@@ -53,6 +53,11 @@ def test_overhead_is_the_median_of_paired_ratios_with_their_spread():
     assert figures["logging_overhead"] == 0.01
     assert figures["overhead_spread"] == [-0.01, 0.1]
     assert figures["ideal_s"] == [20.0, 20.0, 20.0]
+    assert figures["sum_trial_unlogged_s"] == [38.4, 38.4, 38.4]
+    # Per second of trial time: (22 / 40) / (20 / 38.4) - 1, and so on.
+    assert figures["pair_overheads_per_trial_time"] == [0.056, -0.0304, -0.0496]
+    assert figures["overhead_per_trial_time"] == -0.0304
+    assert figures["overhead_per_trial_time_spread"] == [-0.0496, 0.056]
     assert figures["wall_over_ideal_runs"] == [1.1, 1.01, 0.99]
     assert figures["wall_over_ideal"] == 1.01
     assert bench.meets_targets(figures)
@@ -69,6 +74,7 @@ def test_results_table_shows_every_pair_and_the_load(tmp_path):
     assert "pair 1: MLflow on / off / ideal" in cells
     assert "21.0 / 20.0 / 20.0 s (+5.0 %)" in cells
     assert "3.0 .. 7.5" in cells
+    assert "+5.0 % (pairs +5.0 % .. +5.0 %)" in cells
 
 
 def test_results_are_written_atomically_as_json(tmp_path):
