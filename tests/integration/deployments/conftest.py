@@ -5,7 +5,10 @@ Everything is real: the shared local Ray cluster (`cluster` fixture), its MLflow
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from registry.api import PinnedVersion
 from training.example_models import register_iris
 
 MODEL = "iris-serving"
+ROW = [5.1, 3.5, 1.4, 0.2]
 API_KEY = {"x-api-key": "key-1"}  # ignored while the policy names no api_keys_env
 KEY_ENV = {"RAYSHIP_TEST_API_KEYS": "key-1,key-2"}  # the gateway's env in every deploy (changing it restarts it)
 DEPLOY_TIMEOUT_S = 300.0
@@ -117,6 +121,28 @@ class Serve:
             lambda _: all(self.http.get(path, headers=API_KEY).status_code == 200 for path in ready_paths),
             "the gateway to see them",
         )
+
+    @contextlib.contextmanager
+    def steady_load(self, threads: int = 2) -> Iterator[tuple[Counter, Counter]]:
+        """Single-row predictions from `threads` clients until the block ends: (statuses, serving versions)."""
+        statuses, versions, stop = Counter(), Counter(), threading.Event()
+
+        def load() -> None:
+            with httpx.Client(base_url=str(self.http.base_url), timeout=60) as client:
+                while not stop.is_set():
+                    response = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [ROW]})
+                    statuses[response.status_code] += 1
+                    versions[response.headers.get("x-model-version")] += 1
+
+        workers = [threading.Thread(target=load) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        try:
+            yield statuses, versions
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join()
 
     @staticmethod
     def with_ghost(config: dict) -> dict:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections import Counter
-
-import httpx
 
 from training.example_models import register_dead
 
@@ -33,36 +30,22 @@ def test_a_killed_candidate_replica_fails_over_to_the_champion_and_counts_agains
     # Every request tries the candidate first, so its death is certain to meet live traffic.
     serve_api.apply(apps, serve_api.weights((v1, 0), (v2, 100)))  # champion: v1, the first
     before = stats_of(serve_api, v2.version)
-    statuses, served_by, stop = Counter(), Counter(), threading.Event()
-
-    def load() -> None:
-        with httpx.Client(base_url=str(serve_api.http.base_url), timeout=60) as client:
-            while not stop.is_set():
-                response = client.post(f"/v1/models/{MODEL}:predict", json={"instances": [ROW]})
-                statuses[response.status_code] += 1
-                served_by[response.headers.get("x-model-version")] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for thread in threads:
-        thread.start()
     try:
-        serve_api.wait(lambda _: served_by[v2.version] >= 20, "traffic on the candidate", timeout_s=120)
-        (pid,) = replica_pids(serve_api, f"{MODEL}-v{v2.version}")
-        os.kill(pid, signal.SIGKILL)
-        serve_api.wait(lambda _: served_by[v1.version] >= 5, "failover to the champion", timeout_s=120)
-        serve_api.wait(
-            lambda apps: any(p != pid for p in replica_pids(serve_api, f"{MODEL}-v{v2.version}")),
-            "Serve to replace the killed replica",
-        )
-        serve_api.wait(
-            lambda _: stats_of(serve_api, v2.version)["requests"] - before["requests"] >= served_by[v2.version],
-            "the candidate's counters to catch up",
-            timeout_s=30,
-        )
+        with serve_api.steady_load() as (statuses, served_by):
+            serve_api.wait(lambda _: served_by[v2.version] >= 20, "traffic on the candidate", timeout_s=120)
+            (pid,) = replica_pids(serve_api, f"{MODEL}-v{v2.version}")
+            os.kill(pid, signal.SIGKILL)
+            serve_api.wait(lambda _: served_by[v1.version] >= 5, "failover to the champion", timeout_s=120)
+            serve_api.wait(
+                lambda apps: any(p != pid for p in replica_pids(serve_api, f"{MODEL}-v{v2.version}")),
+                "Serve to replace the killed replica",
+            )
+            serve_api.wait(
+                lambda _: stats_of(serve_api, v2.version)["requests"] - before["requests"] >= served_by[v2.version],
+                "the candidate's counters to catch up",
+                timeout_s=30,
+            )
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
         serve_api.apply(*baseline)
     assert statuses == Counter({200: statuses[200]}), statuses  # failover hid the death from every user
     after = stats_of(serve_api, v2.version)

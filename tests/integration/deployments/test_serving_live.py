@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -118,19 +117,7 @@ def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, tw
     v1, v2 = two_versions
     only_v1 = [serve_api.version_app(v1)]
     serve_api.apply(only_v1, serve_api.weights((v1, 100)))
-    statuses, versions, stop = Counter(), Counter(), threading.Event()
-
-    def load() -> None:
-        with httpx.Client(base_url=str(serve_api.http.base_url), timeout=60) as client:
-            while not stop.is_set():
-                response = predict(client)
-                statuses[response.status_code] += 1
-                versions[response.headers.get("x-model-version")] += 1
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    try:
+    with serve_api.steady_load() as (statuses, versions):
         both = [serve_api.version_app(v1), serve_api.version_app(v2)]
         serve_api.apply(both, serve_api.weights((v1, 100), (v2, 0)))  # phase 1: the new app, at weight 0
         serve_api.apply(both, serve_api.weights((v1, 50), (v2, 50)))  # phase 2: shift weights
@@ -138,10 +125,6 @@ def test_adding_and_removing_a_version_under_load_fails_no_request(serve_api, tw
         serve_api.apply(both, serve_api.weights((v1, 100), (v2, 0)))  # drain the version before removing its app
         serve_api.apply(only_v1, serve_api.weights((v1, 100)))
         serve_api.wait(lambda apps: f"{MODEL}-v{v2.version}" not in apps, "the version app to go")
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
     assert statuses == Counter({200: statuses[200]}) and statuses[200] > 0, statuses
     assert versions[v2.version] >= 20
 
