@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
+from serve_admin import ServeAdmin, gateway_app, policy_of, policy_weights, version_app
 
 from rollout.clock import SystemClock
 from rollout.driver import RolloutDriver
@@ -67,12 +67,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- pure: what the samples say ----------------------------------------------------------------------------
-
-
-def candidate_weight(policy_view: dict, model: str, candidate: str) -> int:
-    """The candidate's weight in a `GET /-/rayship/policy` answer (0 when the policy does not list it)."""
-    routes = policy_view.get("policy", {}).get("models", {}).get(model, {}).get("versions", [])
-    return next((int(route["weight"]) for route in routes if route["version"] == candidate), 0)
 
 
 @dataclass(frozen=True)
@@ -176,7 +170,7 @@ class PolicyWatcher:
     def tick(self) -> None:
         view = self.admin.policy()
         if view is not None:
-            self.samples.append((time.time(), candidate_weight(view, self.model, self.candidate)))
+            self.samples.append((time.time(), policy_weights(view, self.model).get(self.candidate, 0)))
 
 
 # --- one canary ---------------------------------------------------------------------------------------------
@@ -254,14 +248,10 @@ def timeline(onset_s: float, decisions: list[Progress], events: list[AppliedEven
 
 
 def serve_champion_alone(admin: ServeAdmin, champion_version: str, champion_uri: str) -> None:
-    from deployments.gateway.app import policy_digest
-    from deployments.policy import GatewayConfig
-
-    policy = policy_of(MODEL, [(champion_version, 100)])
     champion = version_app(MODEL, champion_version, champion_uri)
-    admin.deploy([gateway_app(policy), champion])
+    admin.deploy([gateway_app(policy_of(MODEL, [(champion_version, 100)])), champion])
     admin.wait_running(["gateway", champion["name"]])
-    admin.wait_policy(policy_digest(GatewayConfig.model_validate(policy)), timeout_s=300)
+    admin.wait_routes(MODEL, {champion_version: 100}, timeout_s=300)
     admin.wait_ready(MODEL, timeout_s=300)
 
 

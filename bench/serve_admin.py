@@ -64,6 +64,18 @@ class ServeAdmin:
             time.sleep(0.5)
         raise RuntimeError("the gateway did not take the new policy")
 
+    def wait_routes(self, model: str, weights: dict[str, int], timeout_s: float = 120) -> None:
+        """Until the gateway's applied policy gives `model` exactly these version weights. Unlike a digest, this
+        holds when the gateway replica runs older code than this process (its policy model may have other
+        fields: a replica keeps the code it started with while only its user_config changes)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            view = self.policy()
+            if view is not None and policy_weights(view, model) == weights:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"the gateway did not route {model} as {weights} within {timeout_s} s")
+
     def wait_ready(self, model: str, timeout_s: float = 120) -> None:
         """The gateway resolves version handles lazily: an app Serve calls RUNNING may not be routable yet."""
         deadline = time.monotonic() + timeout_s
@@ -75,6 +87,12 @@ class ServeAdmin:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"model {model} not ready at the gateway within {timeout_s} s")
+
+
+def policy_weights(policy_view: dict, model: str) -> dict[str, int]:
+    """Version -> weight of one model in a `GET /-/rayship/policy` answer ({} when the model is not there)."""
+    routes = policy_view.get("policy", {}).get("models", {}).get(model, {}).get("versions", [])
+    return {route["version"]: int(route["weight"]) for route in routes}
 
 
 def version_app(name: str, version: str, uri: str) -> dict:

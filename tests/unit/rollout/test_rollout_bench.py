@@ -1,5 +1,5 @@
-"""The rollout benchmark's arithmetic: the candidate's weight in the gateway's policy view, the fault window in
-the watcher's samples, and the summary against the goal."""
+"""The rollout benchmark's arithmetic: version weights in the gateway's policy view, the fault window in the
+watcher's samples, the summary against the goal and the timeline."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ def bench():
     return module
 
 
-def test_candidate_weight_from_the_policy_view(bench) -> None:
+def test_version_weights_from_the_policy_view(bench) -> None:
     routes = [{"version": "1", "app": "m-v1", "weight": 80}, {"version": "2", "app": "m-v2", "weight": 20}]
     view = {"policy_digest": "d", "policy": {"models": {"m": {"versions": routes, "champion": "1"}}}}
-    assert [bench.candidate_weight(view, "m", version) for version in ("2", "1", "3")] == [20, 80, 0]
-    assert bench.candidate_weight(view, "other", "2") == 0
+    assert bench.policy_weights(view, "m") == {"1": 80, "2": 20}
+    assert bench.policy_weights(view, "other") == {}
 
 
 def test_the_fault_window_runs_from_the_first_weight_above_0_to_the_next_0(bench) -> None:
