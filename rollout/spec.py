@@ -170,16 +170,16 @@ def _check_increasing(weights: list[int]) -> None:
 
 
 class BlueGreenSpec(AnalysisSpec):
-    """Candidate at 0 % while smoke-checked (mirrored or synthetic requests), then 100 % at once."""
+    """Candidate at 0 % while smoke-checked on mirrored live requests, then 100 % at once."""
 
     strategy: Literal["bluegreen"] = Field(description="Switch all traffic at once after a smoke check.")
     iterations: int = Field(default=3, ge=1, description="Passing intervals of smoke checks before the switch.")
     mirror_percent: int = Field(
         default=100,
-        ge=0,
+        ge=1,
         le=100,
-        description="Percent of live requests mirrored to the candidate during the smoke check; 0 means the "
-        "driver sends synthetic requests instead.",
+        description="Percent of live requests mirrored to the candidate during the smoke check (the smoke check "
+        "needs live traffic: without any, it stays inconclusive and pauses after max_inconclusive).",
     )
 
     def schedule(self) -> list[int]:

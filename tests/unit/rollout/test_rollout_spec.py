@@ -81,6 +81,7 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
             "strategy: canary\nstep_weights: [10]\nmetrics: [{name: candidate_p99_latency_ms}]\n",
             "metrics.0: metric check 'candidate_p99_latency_ms' needs a min or a max (or both)",
         ),
+        ("strategy: bluegreen\nmirror_percent: 0\n", "mirror_percent: Input should be greater than or equal to 1"),
         ("strategy: rainbow\n", "strategy: strategy must be one of canary, bluegreen, shadow, abtest"),
         ("interval_s: 2\n", "strategy: 'strategy' is required (one of canary, bluegreen, shadow, abtest)"),
         ("- 1\n", "must be a YAML mapping with a 'strategy' key"),
