@@ -34,7 +34,7 @@ lint: setup
 
 # pytest exits 5 when a tier collects nothing: an empty tier is not a failure.
 define run_tier
-	$(PYTEST) $(1) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected in $(1)" || exit $$rc; }
+	$(PYTEST) $(1) $(2) || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests collected in $(1)" || exit $$rc; }
 endef
 
 test: lint test-unit test-integration test-e2e
@@ -42,11 +42,12 @@ test: lint test-unit test-integration test-e2e
 test-unit: setup
 	$(call run_tier,tests/unit)
 
+# The live tiers list their slowest tests, to keep `make test` (and CI) well under 30 minutes.
 test-integration: setup
-	$(call run_tier,tests/integration)
+	$(call run_tier,tests/integration,--durations=12)
 
 test-e2e: setup
-	$(call run_tier,tests/e2e)
+	$(call run_tier,tests/e2e,--durations=3)
 
 bench: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
