@@ -2,22 +2,26 @@
 
 A trainer keeps only its framework-specific parts: how to fit (and when it can report), how to predict class
 probabilities, what its pyfunc returns, and which MLflow flavour (with which options) logs it.
+
+MLflow (and skops) are imported only where a model is logged, never at import: trial actors import the trainers but
+never log, and those imports cost a trial actor about 5 s of CPU on this machine, charged to its first trial.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
-from mlflow.models.model import ModelInfo
 from pydantic import BaseModel, ConfigDict, Field
 
 from training.datasets import Splits
 from training.scoring import score
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
 
 # Called by trainers with (iteration, validation scores); iterative ones every `report_every` rounds/epochs.
 ReportFn = Callable[[int, dict[str, float]], None]
@@ -78,6 +82,8 @@ class Trainer(ABC):
 
     def log_model(self, model: Any, *, name: str, features: pd.DataFrame, metadata: dict[str, Any]) -> ModelInfo:
         """Log `model` with its native flavour, signature and input example into the active run."""
+        from mlflow.models import infer_signature
+
         example = features.head(INPUT_EXAMPLE_ROWS)
         return self.log_flavour(
             model,

@@ -6,16 +6,17 @@ loading it needs no rayship code and `pyfunc.predict` returns class probabilitie
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 import torch
-from mlflow.models.model import ModelInfo
 from torch import nn
 
 from training.trainers.base import FitJob, Trainer
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
 
 DEFAULTS = {
     "hidden_units": 32,
@@ -86,6 +87,8 @@ class PyTorchTrainer(Trainer):
         return self.predict_proba(model, features)  # the logged net ends in softmax
 
     def log_flavour(self, model: nn.Sequential, **logged: Any) -> ModelInfo:
+        import mlflow.pytorch
+
         return mlflow.pytorch.log_model(
             model,
             # pickle, not pt2: torch.export traces a fixed batch size from the input example.

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import sklearn
-import skops.io
-from mlflow.models.model import ModelInfo
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from training.trainers.base import FitJob, Trainer
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
 
 
 def build_estimator(estimator: str, params: dict[str, Any], seed: int) -> Any:
@@ -43,6 +43,8 @@ class SklearnTrainer(Trainer):
         return model
 
     def log_flavour(self, model: Any, **logged: Any) -> ModelInfo:
+        import mlflow.sklearn
+
         return mlflow.sklearn.log_model(
             model,
             # Explicit requirements: inferring them imports the model in a subprocess, which costs ~40 s here.
@@ -58,4 +60,6 @@ def trusted_types(model: Any) -> list[str]:
     We trust them because this process built the model; the file's integrity afterwards is guarded by the sha256
     manifest that `registry.download_verified` checks before anything loads it.
     """
+    import skops.io
+
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))

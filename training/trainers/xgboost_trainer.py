@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import numpy as np
 import sklearn
 import xgboost as xgb
-from mlflow.models.model import ModelInfo
 
 from training.trainers.base import FitJob, Trainer
+
+if TYPE_CHECKING:
+    from mlflow.models.model import ModelInfo
 
 
 class _ReportRounds(xgb.callback.TrainingCallback):
@@ -55,6 +56,8 @@ class XGBoostTrainer(Trainer):
         return model
 
     def log_flavour(self, model: Any, **logged: Any) -> ModelInfo:
+        import mlflow.xgboost
+
         return mlflow.xgboost.log_model(
             model,
             pip_requirements=[

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import mlflow
 import numpy as np
 import pytest
@@ -93,3 +96,16 @@ def test_log_model_records_the_native_flavour_signature_and_input_example(
     assert list(info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"]) == output_shape
     local = mlflow.artifacts.download_artifacts(info.model_uri)
     assert len(mlflow.models.Model.load(local).load_input_example(local)) == INPUT_EXAMPLE_ROWS
+
+
+def test_trial_actors_do_not_import_mlflow_or_skops():
+    # A fresh interpreter, as a trial actor is: only logging a model (in the driver) needs them.
+    code = (
+        "import sys, training.trial\n"
+        "from training.trainers import trainer_for\n"
+        "for framework in ('sklearn', 'xgboost', 'pytorch'):\n"
+        "    trainer_for(framework)\n"
+        "print(sorted(m for m in ('mlflow', 'skops') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert done.stdout.strip() == "[]"
