@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ray import tune
+from threadpoolctl import threadpool_limits
 
 from training.datasets import Splits
 from training.spec import SweepSpec
@@ -27,4 +28,6 @@ def run_trial(config: dict[str, Any], *, splits: Splits, spec: SweepSpec) -> Non
         report=report,
         report_every=spec.trainer.report_every,
     )
-    trainer_for(spec.trainer.framework).fit(job)
+    # One BLAS/OpenMP thread per trial, whatever the cluster's environment: trials already share few cores.
+    with threadpool_limits(limits=1):
+        trainer_for(spec.trainer.framework).fit(job)
