@@ -9,7 +9,7 @@ Ray head as a session leader and Ray's workers stay in it), so other clusters on
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import psutil
@@ -34,26 +34,32 @@ class CpuSample:
     seconds_by_role: dict[str, float]
 
 
+def _processes(session_id: int, extra_pids: Iterable[int] = ()) -> Iterator[tuple[psutil.Process, str]]:
+    """Each process of the session (and each of `extra_pids`) with its command line; vanished ones are skipped."""
+    extra = set(extra_pids)
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            pid = process.info["pid"]
+            if pid in extra or os.getsid(pid) == session_id:
+                yield process, " ".join(process.info["cmdline"] or [])
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue  # it ended meanwhile, or is not ours to read
+
+
 def sample(session_id: int, extra_pids: Iterable[int] = ()) -> CpuSample:
     """CPU seconds (user + system) so far of every serving process in the session, summed by role; the processes
     in `extra_pids` (a plain app outside the cluster) count as role `plain`."""
     totals: dict[str, float] = {}
     extra = set(extra_pids)
-    for process in psutil.process_iter(["pid", "cmdline"]):
+    for process, cmdline in _processes(session_id, extra):
+        role = "plain" if process.pid in extra else role_of(cmdline)
+        if role is None:
+            continue
         try:
-            pid = process.info["pid"]
-            if pid in extra:
-                role = "plain"
-            elif os.getsid(pid) == session_id:
-                role = role_of(" ".join(process.info["cmdline"] or []))
-            else:
-                continue
-            if role is None:
-                continue
             times = process.cpu_times()
-            totals[role] = totals.get(role, 0.0) + times.user + times.system
-        except (psutil.Error, ProcessLookupError, PermissionError):
-            continue  # it ended meanwhile, or is not ours to read
+        except psutil.Error:
+            continue  # it ended meanwhile
+        totals[role] = totals.get(role, 0.0) + times.user + times.system
     return CpuSample(totals)
 
 
@@ -71,12 +77,4 @@ def ms_per_request(before: CpuSample, after: CpuSample, requests: int) -> dict[s
 
 def haproxy_runs(session_id: int) -> bool:
     """Whether the session's Serve ingress is HAProxy (Serve's high-throughput mode)."""
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if os.getsid(process.info["pid"]) != session_id:
-                continue
-        except (ProcessLookupError, PermissionError):
-            continue
-        if SERVING_ROLES["ingress"][0] in " ".join(process.info["cmdline"] or []):
-            return True
-    return False
+    return any(SERVING_ROLES["ingress"][0] in cmdline for _, cmdline in _processes(session_id))
