@@ -144,6 +144,14 @@ class GatewayConfig(BaseModel):
     )
     models: dict[str, ModelPolicy] = Field(default_factory=dict, description="Traffic policy per model name.")
 
+    def routed_apps(self) -> set[str]:
+        """The apps requests can reach under this policy: versions with a positive weight and shadow targets."""
+        apps = set()
+        for policy in self.models.values():
+            shadowed = policy.shadow.version if policy.shadow is not None and policy.shadow.percent else None
+            apps.update(route.app for route in policy.versions if route.weight > 0 or route.version == shadowed)
+        return apps
+
     @field_validator("models")
     @classmethod
     def _model_names(cls, value: dict[str, ModelPolicy]) -> dict[str, ModelPolicy]:

@@ -74,7 +74,7 @@ class Gateway:
         self._replica = serve.get_replica_context().replica_id.unique_id
         self._aggregator: Any = None
 
-    def reconfigure(self, user_config: dict) -> None:
+    async def reconfigure(self, user_config: dict) -> None:
         try:
             config = GatewayConfig.model_validate(user_config or {})
         except ValidationError as exc:
@@ -83,6 +83,9 @@ class Gateway:
             self._rejection = str(exc)
             logger.error("rejected an invalid gateway policy; the previous one keeps serving: %s", exc)
             return
+        # Serve reports the app RUNNING once this returns, and a rollout takes that as "applied": the versions the
+        # policy routes to must be known ready by then.
+        await self._caller.refresh_unless_ready(config.routed_apps())
         self._caller.configure(config.request_timeout_s, config.max_batch_size, config.calls_per_replica)
         self._plane.apply(config)
         self._digest = policy_digest(config)

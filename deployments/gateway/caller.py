@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from ray import serve
@@ -55,8 +55,15 @@ def _serve_details() -> dict:
 
 
 class ServeVersionCaller:
-    def __init__(self, timeout_s: float, max_batch_size: int = 32, calls_per_replica: int = 1) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        max_batch_size: int = 32,
+        calls_per_replica: int = 1,
+        read_details: Callable[[], Mapping[str, Any]] = _serve_details,
+    ) -> None:
         self._timeout_s = timeout_s
+        self._read_details = read_details
         self._replicas: dict[str, int] = {}
         self._handles: dict[str, DeploymentHandle] = {}
         self._batcher: VersionBatcher[Prediction | VersionError] = VersionBatcher(
@@ -74,8 +81,22 @@ class ServeVersionCaller:
         return self._replicas.get(app, 0)
 
     async def refresh(self) -> None:
-        details = await asyncio.to_thread(_serve_details)  # a blocking controller call: keep it off the event loop
+        details = await asyncio.to_thread(self._read_details)  # a blocking controller call: off the event loop
         self._replicas = running_replicas(details)
+
+    async def refresh_unless_ready(self, apps: Collection[str], timeout_s: float = 5.0) -> None:
+        """Re-read readiness now when `apps` (those a new policy routes to) are not all ready in this view.
+
+        The poll can be an interval behind the controller: a rollout step that routes to a version started a moment
+        ago would otherwise see it "not ready" - a 503 counted against it, or a failover to the champion - until the
+        next poll. Best effort: a slow or failing controller leaves the poll to catch up."""
+        if all(app in self._replicas for app in apps):
+            return
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.refresh()
+        except Exception:
+            logger.warning("could not re-read Serve status for a new policy; the poll catches up", exc_info=True)
 
     async def poll_forever(self, interval_s: float) -> None:
         while True:
