@@ -121,7 +121,7 @@ def load_version(args: VersionAppArgs, target: Path) -> LoadedModel:
     # The gateway keeps one batched call in flight per replica: ongoing requests measure how busy a replica is.
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 0.7},
     max_ongoing_requests=64,
-    health_check_period_s=10,
+    health_check_period_s=2,  # a killed replica is noticed (and replaced) within this
 )
 class ModelVersion:
     def __init__(self, args: dict) -> None:

@@ -82,7 +82,13 @@ class ServeVersionCaller:
 
     async def refresh(self) -> None:
         details = await asyncio.to_thread(self._read_details)  # a blocking controller call: off the event loop
-        self._replicas = running_replicas(details)
+        previous, self._replicas = self._replicas, running_replicas(details)
+        for app in previous.keys() - self._replicas.keys():
+            # Serve's handle would hold these until the deployment has a replica again (a killed replica's
+            # replacement took 15 s here): fail them now, so the data plane fails them over.
+            lost = self._batcher.abandon(app, VersionUnavailableError(app, "it has no running replica"))
+            if lost:
+                logger.warning("failed %d requests waiting on '%s': it has no running replica", lost, app)
 
     async def refresh_unless_ready(self, apps: Collection[str], timeout_s: float = 5.0) -> None:
         """Re-read readiness now when `apps` (those a new policy routes to) are not all ready in this view.
@@ -135,5 +141,8 @@ class ServeVersionCaller:
         except TimeoutError:
             response.cancel()
             raise VersionUnavailableError(app, f"no answer within {self._timeout_s} s") from None
+        except asyncio.CancelledError:  # abandoned (see `refresh`) or shutting down: let Serve drop it too
+            response.cancel()
+            raise
         except UNAVAILABLE as exc:
             raise VersionUnavailableError(app, type(exc).__name__) from exc

@@ -144,3 +144,42 @@ def test_slots_follow_the_running_replicas() -> None:
 
     # two replicas: two calls leave at once, the other three requests wait and leave together
     assert asyncio.run(scenario()) == [("iris-v1", [0.0]), ("iris-v1", [1.0]), ("iris-v1", [2.0, 3.0, 4.0])]
+
+
+def test_abandoning_an_app_fails_its_queued_and_in_flight_requests_at_once_and_cancels_its_call() -> None:
+    async def scenario() -> tuple[int, list, bool, list]:
+        app = ScriptedApp()  # the call never returns: a handle waiting for a replica that is gone
+        batcher = VersionBatcher(app.send, ONE_REPLICA, max_batch_size=2)
+        tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(3)]
+        other = asyncio.create_task(batcher.submit("iris-v2", rows(9)))
+        await settle()  # request 0 in flight, 1 and 2 queued
+        failed = batcher.abandon("iris-v1", ConnectionError("no running replica"))
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        app.gate.set()
+        return (
+            failed,
+            [repr(outcome) for outcome in outcomes],
+            other.done(),
+            [await other, batcher.abandon("x", ValueError())],
+        )
+
+    failed, outcomes, other_done_early, rest = asyncio.run(scenario())
+    assert failed == 3
+    assert outcomes == ["ConnectionError('no running replica')"] * 3
+    assert (other_done_early, rest) == (False, [90.0, 0])  # another app's call is left alone
+
+
+def test_an_app_takes_new_requests_after_it_was_abandoned() -> None:
+    async def scenario() -> float:
+        app = ScriptedApp()
+        batcher = VersionBatcher(app.send, ONE_REPLICA)
+        first = asyncio.create_task(batcher.submit("iris-v1", rows(1)))
+        await settle()
+        batcher.abandon("iris-v1", ConnectionError("gone"))
+        with pytest.raises(ConnectionError):
+            await first
+        await settle()  # the cancelled call frees its slot
+        app.gate.set()
+        return await batcher.submit("iris-v1", rows(2))
+
+    assert asyncio.run(scenario()) == 20.0
