@@ -11,7 +11,6 @@ deployment's `user_config` without a restart. Replicas, autoscaling and `num_cpu
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
@@ -149,23 +148,44 @@ class ModelVersion:
         self._apply_batching(settings)
 
     def _apply_batching(self, settings: BatchSettings) -> None:
+        self._max_batch_size = settings.max_batch_size
         self._predict_batch.set_max_batch_size(settings.max_batch_size)
         self._predict_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
 
     async def predict(self, features: Features) -> Prediction | VersionError:
-        """One request's rows; a bad input comes back as a `VersionError` value, not an exception."""
-        try:
-            conformed = conform(self._model.schema, features, self._model.name, self._model.version)
-        except RayshipError as exc:
-            return VersionError(exc.status_code, exc.message)
+        """One request's rows, batched with other callers' by `@serve.batch`; a bad input comes back as a
+        `VersionError` value, not an exception."""
+        conformed = self._conform(features)
+        if isinstance(conformed, VersionError):
+            return conformed
         return await self._predict_batch(conformed)
 
     async def predict_many(self, batch: list[Features]) -> list[Prediction | VersionError]:
-        """A gateway's batch, answered request by request; `@serve.batch` merges it with other callers' requests."""
-        return list(await asyncio.gather(*(self.predict(features) for features in batch)))
+        """A gateway's batch, already formed: predicted in model calls of at most `max_batch_size` requests.
+
+        It skips `@serve.batch`: the gateway keeps one call in flight per replica, so waiting
+        `batch_wait_timeout_s` for other callers would only add latency, and queueing each request again costs
+        CPU the gateway already spent."""
+        conformed = [self._conform(features) for features in batch]
+        valid = [index for index, item in enumerate(conformed) if isinstance(item, Features)]
+        predicted: dict[int, Prediction | VersionError] = {}
+        for start in range(0, len(valid), self._max_batch_size):
+            chunk = valid[start : start + self._max_batch_size]
+            predicted.update(zip(chunk, self._predict_chunk([conformed[i] for i in chunk]), strict=True))
+        return [predicted.get(index, item) for index, item in enumerate(conformed)]
+
+    def _conform(self, features: Features) -> Features | VersionError:
+        try:
+            return conform(self._model.schema, features, self._model.name, self._model.version)
+        except RayshipError as exc:
+            return VersionError(exc.status_code, exc.message)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        return self._predict_chunk(batch)
+
+    def _predict_chunk(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        """One vectorised model call for the batch's requests (each answered alone if the call fails)."""
         self._batch_sizes.observe(len(batch))
         try:
             return self._predict_together(batch)
