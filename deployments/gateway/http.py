@@ -38,6 +38,7 @@ from deployments.types import Served
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 StatsSource = Callable[[str], Awaitable[ModelStats]]
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class RequestIdMiddleware:
@@ -138,25 +139,35 @@ def create_http_app(
         except Exception as exc:  # every error, expected or not, leaves through the one mapping
             return error_response(exc, version)
 
-    @app.get("/v2")
-    async def server_metadata() -> Response:
+    def route(method: str, *paths: str) -> Callable[[Endpoint], Endpoint]:
+        """Plain Starlette routes: FastAPI's parameter solving and response checks give nothing here and cost
+        CPU on every prediction (see the commit that made them); each handler reads what it needs from the request."""
+
+        def register(endpoint: Endpoint) -> Endpoint:
+            for path in paths:
+                app.add_route(path, endpoint, methods=[method])
+            return endpoint
+
+        return register
+
+    @route("GET", "/v2")
+    async def server_metadata(request: Request) -> Response:
         return answer(oip.encode_server_metadata())
 
-    @app.get("/v2/health/live")
-    async def live() -> Response:
+    @route("GET", "/v2/health/live")
+    async def live(request: Request) -> Response:
         return answer({"live": True})
 
-    @app.get("/v2/health/ready")
-    async def ready() -> Response:
+    @route("GET", "/v2/health/ready")
+    async def ready(request: Request) -> Response:
         if not plane.ready():
             return answer({"ready": False, "error": "Not every model has a ready version"}, status_code=503)
         return answer({"ready": True})
 
     # Each pair of paths shares one handler; the version comes from the path only (never from a query string).
-    @app.post("/v2/models/{model}/versions/{version}/infer")
-    @app.post("/v2/models/{model}/infer")
-    async def infer(request: Request, model: str) -> Response:
-        version = request.path_params.get("version")
+    @route("POST", "/v2/models/{model}/versions/{version}/infer", "/v2/models/{model}/infer")
+    async def infer(request: Request) -> Response:
+        model, version = request.path_params["model"], request.path_params.get("version")
 
         async def work() -> Response:
             served, decoded = await predict(request, model, version, _decode_oip)
@@ -165,10 +176,9 @@ def create_http_app(
 
         return await guarded(work, version)
 
-    @app.get("/v2/models/{model}/versions/{version}")
-    @app.get("/v2/models/{model}")
-    async def model_metadata(request: Request, model: str) -> Response:
-        version = request.path_params.get("version")
+    @route("GET", "/v2/models/{model}/versions/{version}", "/v2/models/{model}")
+    async def model_metadata(request: Request) -> Response:
+        model, version = request.path_params["model"], request.path_params.get("version")
 
         async def work() -> Response:
             authorize(request)
@@ -177,10 +187,9 @@ def create_http_app(
 
         return await guarded(work, version)
 
-    @app.get("/v2/models/{model}/versions/{version}/ready")
-    @app.get("/v2/models/{model}/ready")
-    async def model_ready(request: Request, model: str) -> Response:
-        version = request.path_params.get("version")
+    @route("GET", "/v2/models/{model}/versions/{version}/ready", "/v2/models/{model}/ready")
+    async def model_ready(request: Request) -> Response:
+        model, version = request.path_params["model"], request.path_params.get("version")
 
         async def work() -> Response:
             authorize(request)
@@ -191,33 +200,34 @@ def create_http_app(
 
         return await guarded(work, version)
 
-    @app.post("/v1/models/{model}:predict")
-    async def kserve_predict(request: Request, model: str) -> Response:
+    @route("POST", "/v1/models/{model}:predict")
+    async def kserve_predict(request: Request) -> Response:
         async def work() -> Response:
-            served, _ = await predict(request, model, None, _decode_kserve)
+            served, _ = await predict(request, request.path_params["model"], None, _decode_kserve)
             return answer(kserve_v1.encode_predict(served.prediction), served.version)
 
         return await guarded(work)
 
-    @app.post("/models/{model}/invocations")
-    async def invocations(request: Request, model: str) -> Response:
+    @route("POST", "/models/{model}/invocations")
+    async def invocations(request: Request) -> Response:
         async def work() -> Response:
-            served, _ = await predict(request, model, None, _decode_mlflow)
+            served, _ = await predict(request, request.path_params["model"], None, _decode_mlflow)
             return answer(mlflow_scoring.encode_invocations(served.prediction), served.version)
 
         return await guarded(work)
 
-    @app.get("/-/rayship/stats")
-    async def stats(request: Request, model: str | None = None) -> Response:
+    @route("GET", "/-/rayship/stats")
+    async def stats(request: Request) -> Response:
         async def work() -> Response:
             check_admin_token(admin_token, request.headers.get("authorization"))
+            model = request.query_params.get("model")
             if not model:
                 raise BadPayloadError("Name the model: /-/rayship/stats?model=<name>")
             return answer((await stats_source(model)).model_dump())
 
         return await guarded(work)
 
-    @app.get("/-/rayship/policy")
+    @route("GET", "/-/rayship/policy")
     async def policy(request: Request) -> Response:
         async def work() -> Response:
             check_admin_token(admin_token, request.headers.get("authorization"))
