@@ -3,10 +3,11 @@
 At start a replica resolves the pinned version through `registry`, downloads it, verifies every artifact's sha256
 against the digests recorded at registration (`registry.download_verified`; a tampered artifact raises
 `DigestMismatchError`, so that deploy fails and other versions keep serving), and loads the fastest predictor
-for its flavour. The app has no HTTP route: the gateway calls `predict(features)` and `metadata()` through handles.
+for its flavour. The app has no HTTP route: the gateway calls `predict_many(batch)` and `metadata()` through
+handles; `predict(features)` serves single requests from other callers.
 
 Batching (`max_batch_size`, `batch_wait_timeout_s`) starts from the args and can be changed through the
-deployment's `user_config` without a restart. Replicas, autoscaling and `num_cpus` come from the Serve config.
+deployment's `user_config` without a restart; a gateway's batch is split by `max_batch_size` only. Replicas, autoscaling and `num_cpus` come from the Serve config.
 """
 
 from __future__ import annotations
