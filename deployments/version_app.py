@@ -7,7 +7,8 @@ for its flavour. The app has no HTTP route: the gateway calls `predict_many(batc
 handles; `predict(features)` serves single requests from other callers.
 
 Batching (`max_batch_size`, `batch_wait_timeout_s`) starts from the args and can be changed through the
-deployment's `user_config` without a restart; a gateway's batch is split by `max_batch_size` only. Replicas, autoscaling and `num_cpus` come from the Serve config.
+deployment's `user_config` without a restart; a gateway's batch is split by `max_batch_size` only. Replicas,
+autoscaling and `num_cpus` come from the Serve config.
 """
 
 from __future__ import annotations
