@@ -35,7 +35,7 @@ class _Lane(Generic[Answer]):
 
     waiting: list[tuple[Features, asyncio.Future[Answer]]] = field(default_factory=list)
     in_flight: int = 0
-    calls: dict[asyncio.Task, list[asyncio.Future[Answer]]] = field(default_factory=dict)
+    calls: dict[asyncio.Task, list[tuple[Features, asyncio.Future[Answer]]]] = field(default_factory=dict)
 
 
 class VersionBatcher(Generic[Answer]):
@@ -77,7 +77,7 @@ class VersionBatcher(Generic[Answer]):
                 continue  # every request of this slice was cancelled (timed out) while it waited
             lane.in_flight += 1
             task = asyncio.get_running_loop().create_task(self._call(app, lane, batch))
-            lane.calls[task] = [waiter for _, waiter in batch]
+            lane.calls[task] = batch
             task.add_done_callback(lambda done, calls=lane.calls: calls.pop(done, None))
 
     def abandon(self, app: str, exc: Exception) -> int:
@@ -86,7 +86,7 @@ class VersionBatcher(Generic[Answer]):
         lane = self._lanes.get(app)
         if lane is None:
             return 0
-        waiters = [waiter for _, waiter in lane.waiting] + [w for batch in lane.calls.values() for w in batch]
+        waiters = [waiter for batch in (lane.waiting, *lane.calls.values()) for _, waiter in batch]
         lane.waiting.clear()
         failed = 0
         for waiter in waiters:

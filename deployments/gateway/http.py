@@ -140,8 +140,9 @@ def create_http_app(
             return error_response(exc, version)
 
     def route(method: str, *paths: str) -> Callable[[Endpoint], Endpoint]:
-        """Plain Starlette routes: FastAPI's parameter solving and response checks give nothing here and cost
-        CPU on every prediction (see the commit that made them); each handler reads what it needs from the request."""
+        """Plain Starlette routes: FastAPI's parameter solving and response checks give nothing here (measured with
+        them gone: gateway / direct Serve 0.38-0.41 -> 0.41-0.44 at 16 connections); each handler reads what it
+        needs from the request."""
 
         def register(endpoint: Endpoint) -> Endpoint:
             for path in paths:
