@@ -20,6 +20,7 @@ from rich.console import Console
 
 from registry.connection import connect
 from registry.uri import validate_alias
+from training.clock import FirstTrialClock
 from training.datasets import Splits, fingerprint, load_table, split
 from training.errors import SweepFailedError, SweepInterruptedError
 from training.progress import ProgressPrinter
@@ -46,6 +47,10 @@ class SweepOutcome(BaseModel):
     best_valid_score: float = Field(description="Its validation score of the spec's metric.")
     trial_durations_s: list[float] = Field(description="Wall time each trial ran, in seconds.")
     tune_wall_s: float = Field(description="Wall time of the Tune run alone, in seconds.")
+    startup_s: float = Field(
+        description="Seconds from the start of the Tune run to its first trial starting: Tune's set-up and the trial "
+        "actors' process start and imports (Tune and the framework)."
+    )
     winner: Winner | None = Field(None, description="The logged winning model; None with logging off.")
     registration: Registration | None = Field(None, description="The new version, when registering.")
 
@@ -161,7 +166,8 @@ def _tune(
     """Run the trials, close their MLflow runs, and pick the best; raises if interrupted or nothing succeeded."""
     # Our Interrupt stopper handles SIGINT (see tuner.py); Tune's own handler would hide the interrupt from us.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    callbacks: list[tune.Callback] = [ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples)]
+    clock = FirstTrialClock()
+    callbacks: list[tune.Callback] = [clock, ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples)]
     logger = None
     if client is not None:
         logger = TrialLogger(tracking, spec.trainer.params, interrupt.event.is_set)
@@ -192,6 +198,7 @@ def _tune(
         best_valid_score=float(best.metrics[spec.metric]),
         trial_durations_s=[float(r.metrics["time_total_s"]) for r in grid if "time_total_s" in (r.metrics or {})],
         tune_wall_s=tune_wall_s,
+        startup_s=(clock.first_start or began) - began,
     )
     return outcome, dict(best.config)
 

@@ -13,7 +13,7 @@ def load_bench():
     return module
 
 
-def outcome(wall_s, durations):
+def outcome(wall_s, durations, startup_s=3.0):
     return SweepOutcome(
         experiment="b",
         sweep_run_id=None,
@@ -23,6 +23,7 @@ def outcome(wall_s, durations):
         best_valid_score=1.0,
         trial_durations_s=durations,
         tune_wall_s=wall_s,
+        startup_s=startup_s,
     )
 
 
@@ -60,6 +61,8 @@ def test_overhead_is_the_median_of_paired_ratios_with_their_spread():
     assert figures["overhead_per_trial_time_spread"] == [-0.0496, 0.056]
     assert figures["wall_over_ideal_runs"] == [1.1, 1.01, 0.99]
     assert figures["wall_over_ideal"] == 1.01
+    assert figures["startup_s"] == [3.0, 3.0, 3.0]
+    assert figures["wall_after_startup_over_ideal"] == 0.86  # (20.2 - 3) / 20
     assert bench.meets_targets(figures)
     assert not bench.meets_targets({**figures, "logging_overhead": 0.06})
     assert not bench.meets_targets({**figures, "wall_over_ideal": 1.3})
@@ -74,6 +77,8 @@ def test_results_table_shows_every_pair_and_the_load(tmp_path):
     assert "pair 1: MLflow on / off / ideal" in cells
     assert "21.0 / 20.0 / 20.0 s (+5.0 %)" in cells
     assert "3.0 .. 7.5" in cells
+    assert "3.0 .. 3.0 s" in cells
+    assert "0.90x" in cells  # (21 - 3) / 20
     assert "+5.0 % (pairs +5.0 % .. +5.0 %)" in cells
 
 
