@@ -7,10 +7,11 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_digits, load_iris
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from deployments.predictors import load_predictor
+from deployments.predictors import _forest_proba, load_predictor
 
 X, Y = load_iris(return_X_y=True)
 
@@ -27,6 +28,42 @@ def test_sklearn_classifier_returns_labels_and_probabilities(tmp_path: Path) -> 
     assert (predictor.flavor, predictor.classes) == ("sklearn", [0, 1, 2])
     assert labels.tolist() == model.predict(X[:5]).tolist()
     assert np.allclose(probabilities, model.predict_proba(X[:5]))
+
+
+@pytest.mark.parametrize("estimator", [RandomForestClassifier, ExtraTreesClassifier])
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_forest_fast_path_gives_scikit_learns_probabilities_bit_for_bit(estimator, rows: int) -> None:
+    x, y = load_digits(return_X_y=True)  # 10 classes, 64 features: more than one tree depth and class count
+    model = estimator(n_estimators=25, random_state=0).fit(x, y)
+    fast = _forest_proba(model)
+    assert fast is not None
+    assert np.array_equal(fast(x[:rows]), model.predict_proba(x[:rows]))
+
+
+def test_forest_fast_path_checks_input_as_scikit_learn_does() -> None:
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, Y)
+    fast = _forest_proba(model)
+    missing = np.array([[np.nan, 1.0, 1.0, 1.0]])  # forests route missing values since scikit-learn 1.4
+    assert np.array_equal(fast(missing), model.predict_proba(missing))
+    with pytest.raises(ValueError, match="has 3 features, but RandomForestClassifier is expecting 4"):
+        fast(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="infinity"):
+        fast(np.array([[np.inf, 1.0, 1.0, 1.0]]))
+
+
+def test_forest_fast_path_is_only_for_single_output_classifiers() -> None:
+    assert _forest_proba(RandomForestRegressor(n_estimators=2).fit(X, Y)) is None
+    assert _forest_proba(RandomForestClassifier(n_estimators=2).fit(X, np.column_stack([Y, Y]))) is None
+    assert _forest_proba(LogisticRegression(max_iter=300).fit(X, Y)) is None
+
+
+def test_saved_random_forest_is_served_through_the_fast_path(tmp_path: Path) -> None:
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, Y)
+    trusted = ["sklearn.tree._tree.Tree"]  # what the sweep's trainer passes for forests
+    mlflow.sklearn.save_model(model, tmp_path / "m", pip_requirements=["scikit-learn"], skops_trusted_types=trusted)
+    labels, probabilities = load_predictor(tmp_path / "m", flavors(tmp_path / "m")).run(X[45:55], None)
+    assert labels.tolist() == model.predict(X[45:55]).tolist()
+    assert np.array_equal(probabilities, model.predict_proba(X[45:55]))
 
 
 def test_sklearn_regressor_has_no_probabilities(tmp_path: Path) -> None:
