@@ -82,6 +82,8 @@ def _forest_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
 
     if type(model) not in (RandomForestClassifier, ExtraTreesClassifier) or model.n_outputs_ != 1:
         return None
+    if not hasattr(model, "_validate_X_predict"):  # scikit-learn's private check; a future release may rename it
+        return None
     trees = [estimator.tree_ for estimator in model.estimators_]
     n_classes = int(model.n_classes_)
 
