@@ -3,7 +3,8 @@
     eval "$(python -m cluster env)"
     python bench/bench_serving.py --model-uri models:/iris/1 --second-model-uri models:/iris/2
 
-Scenarios: an in-process single-row predict loop; a plain single-process FastAPI app (uvicorn, no batching);
+Scenarios: an in-process single-row predict loop; a plain single-process FastAPI app (uvicorn, no batching) -
+both calling the model's own framework `predict`, as plain code would, and again through rayship's predictor;
 a direct single-deployment Serve app (batching, no gateway); the gateway with one version; the gateway with two
 versions at 90/10. wrk (Debian package `wrk`) is the external load generator (closed loop, `-c` connections).
 
@@ -30,6 +31,7 @@ from pathlib import Path
 import cpu_meter
 import httpx
 import numpy as np
+from baseline_model import Predict, load_baseline
 from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -96,16 +98,11 @@ def combine(runs: list[dict]) -> dict:
     return row
 
 
-def in_process_loop(model_dir: Path, duration_s: int) -> dict:
-    from mlflow.models import Model
-
-    from deployments.predictors import load_predictor
-
-    predictor = load_predictor(model_dir, Model.load(str(model_dir)).flavors)
+def in_process_loop(predict: Predict, duration_s: int) -> dict:
     row = np.asarray([ROW])
     latencies, deadline = [], time.perf_counter() + duration_s
     while (start := time.perf_counter()) < deadline:
-        predictor.run(row, None)
+        predict(row)
         latencies.append((time.perf_counter() - start) * 1000)
     quantiles = statistics.quantiles(latencies, n=100)
     return {"requests_per_s": len(latencies) / duration_s, "p50_ms": quantiles[49], "p99_ms": quantiles[98]}
@@ -163,6 +160,34 @@ def direct_app(uri: str) -> dict:
     }
 
 
+def plain_fastapi(
+    model: str, model_dir: Path, baseline: str, suffix: str, connections: list[int], args, session: int | None
+) -> dict[str, dict]:
+    """wrk against `plain_app.py` in its own uvicorn process, calling the model the `baseline` way."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RAYSHIP_BENCH_MODEL_DIR": str(model_dir),
+        "RAYSHIP_BENCH_BASELINE": baseline,
+        "OMP_NUM_THREADS": "1",
+    }
+    uvicorn = [sys.executable, "-m", "uvicorn", "plain_app:app", "--app-dir", str(BENCH_DIR), "--port", str(port)]
+    plain = subprocess.Popen([*uvicorn, "--log-level", "warning"], env=env)
+    results = {}
+    try:
+        url = f"http://127.0.0.1:{port}/v1/models/{model}:predict"
+        wait_http(url)
+        for c in connections:
+            print(f"plain FastAPI ({baseline} predict), {c} connections ...", flush=True)
+            plain_cpu = probe(session, plain.pid)
+            runs = [run_wrk(url, c, args.wrk_threads, args.duration_s, SCRIPT, plain_cpu) for _ in range(2)]
+            results[f"plain_fastapi{suffix}@{c}"] = combine(runs)
+    finally:
+        plain.terminate()
+        plain.wait(timeout=30)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
@@ -179,25 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rayship-bench-") as tmp:
         script = SCRIPT
         model_dir = download_verified(pinned, Path(tmp))
-        print("in-process single-row loop ...", flush=True)
-        results["in_process"] = in_process_loop(model_dir, args.duration_s)
-
-        port = free_port()
-        env = {**os.environ, "RAYSHIP_BENCH_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1"}
-        uvicorn = [sys.executable, "-m", "uvicorn", "plain_app:app", "--app-dir", str(BENCH_DIR), "--port", str(port)]
-        plain = subprocess.Popen([*uvicorn, "--log-level", "warning"], env=env)
         session = cluster_session()
-        try:
-            url = f"http://127.0.0.1:{port}/v1/models/{pinned.name}:predict"
-            wait_http(url)
-            for c in connections:
-                print(f"plain FastAPI, {c} connections ...", flush=True)
-                plain_cpu = probe(session, plain.pid)
-                runs = [run_wrk(url, c, args.wrk_threads, args.duration_s, script, plain_cpu) for _ in range(2)]
-                results[f"plain_fastapi@{c}"] = combine(runs)
-        finally:
-            plain.terminate()
-            plain.wait(timeout=30)
+        for baseline, suffix in (("framework", ""), ("rayship", "_rayship")):
+            print(f"in-process single-row loop ({baseline} predict) ...", flush=True)
+            results[f"in_process{suffix}"] = in_process_loop(load_baseline(model_dir, baseline), args.duration_s)
+            # The framework's own predict at every connection count; rayship's predictor at the highest only.
+            counts = connections if baseline == "framework" else connections[-1:]
+            results.update(plain_fastapi(pinned.name, model_dir, baseline, suffix, counts, args, session))
 
         admin = ServeAdmin()
         previous = admin.current_apps()
@@ -268,6 +281,9 @@ def report(results: dict[str, dict], connections: list[int]) -> None:
     print(f"  gateway 1v / plain FastAPI @{high}:    {ratio(f'gateway_1v@{high}', f'plain_fastapi@{high}')}  [>= 3]")
     print(f"  gateway 2v / gateway 1v @{high}:       {ratio(f'gateway_2v@{high}', f'gateway_1v@{high}')}")
     print(f"  served rows/s @{high} / in-process loop: {ratio(f'gateway_1v@{high}', 'in_process')}  [>= 1]")
+    print("  the same two against baselines calling rayship's predictor (its fast paths) instead of the framework's:")
+    print(f"    gateway 1v / plain FastAPI @{high}:  {ratio(f'gateway_1v@{high}', f'plain_fastapi_rayship@{high}')}")
+    print(f"    served rows/s @{high} / in-process:  {ratio(f'gateway_1v@{high}', 'in_process_rayship')}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The baseline: one uvicorn process, one FastAPI route, one predict call per request (no batching, no Serve).
 
 Run by `bench_serving.py` as `uvicorn plain_app:app --app-dir bench`; the verified model directory comes from
-`RAYSHIP_BENCH_MODEL_DIR`.
+`RAYSHIP_BENCH_MODEL_DIR`, and how the model is called from `RAYSHIP_BENCH_BASELINE` (`framework`, the default:
+the estimator's own `predict`; or `rayship`: rayship's predictor; see `baseline_model.py`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,16 @@ import os
 from pathlib import Path
 
 import numpy as np
+from baseline_model import load_baseline
 from fastapi import FastAPI, Request
-from mlflow.models import Model
 
-from deployments.predictors import load_predictor
-
-MODEL_DIR = Path(os.environ["RAYSHIP_BENCH_MODEL_DIR"])
-predictor = load_predictor(MODEL_DIR, Model.load(str(MODEL_DIR)).flavors)
+predict_rows = load_baseline(
+    Path(os.environ["RAYSHIP_BENCH_MODEL_DIR"]), os.environ.get("RAYSHIP_BENCH_BASELINE", "framework")
+)
 app = FastAPI()
 
 
 @app.post("/v1/models/{model}:predict")
 async def predict(model: str, request: Request) -> dict:
     rows = np.asarray((await request.json())["instances"], dtype=float)
-    predictions, _ = predictor.run(rows, None)
-    return {"predictions": predictions.tolist()}
+    return {"predictions": predict_rows(rows).tolist()}

@@ -91,3 +91,22 @@ def test_cpu_per_request_by_role(meter) -> None:
 )
 def test_processes_are_told_apart_by_their_command_line(meter, cmdline, role) -> None:
     assert meter.role_of(cmdline) == role
+
+
+def test_baselines_call_the_framework_or_rayships_predictor_and_name_a_bad_choice(tmp_path: Path) -> None:
+    import mlflow
+    import numpy as np
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+
+    x, y = load_iris(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y)
+    mlflow.sklearn.save_model(model, tmp_path / "m", skops_trusted_types=["sklearn.tree._tree.Tree"])
+    baselines = load("baseline_model")
+    framework = baselines.load_baseline(tmp_path / "m", "framework")
+    rayship = baselines.load_baseline(tmp_path / "m", "rayship")
+    assert getattr(framework, "__self__", None).__class__ is RandomForestClassifier  # the estimator's own predict
+    assert framework(x[:20]).tolist() == rayship(x[:20]).tolist() == model.predict(x[:20]).tolist()
+    with pytest.raises(ValueError, match="unknown baseline 'fast'; use one of framework, rayship"):
+        baselines.load_baseline(tmp_path / "m", "fast")
+    assert np.asarray(rayship(x[:1])).shape == (1,)
