@@ -41,7 +41,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
 
 def bench_spec(trials: int) -> SweepSpec:
     """Trials of several seconds each (1,100-1,300 trees on digits: ~3.5 s). A sweep has a fixed start - Tune's
-    set-up, its trial actors' processes, and their imports of Tune and scikit-learn: 3.0-3.3 s on 2 cores, measured
+    set-up, its trial actors' processes, and their imports of Tune and scikit-learn: 3.1-4.0 s on 2 cores, measured
     2026-11-30, while Tune's own time between trials was 0.01-0.02 s - which would dominate trials of a second or
     two (1.75 s trials gave 1.27x, almost all of it that start). `startup_s` reports the start on its own."""
     return SweepSpec.model_validate(

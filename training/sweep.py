@@ -198,7 +198,7 @@ def _tune(
         best_valid_score=float(best.metrics[spec.metric]),
         trial_durations_s=[float(r.metrics["time_total_s"]) for r in grid if "time_total_s" in (r.metrics or {})],
         tune_wall_s=tune_wall_s,
-        startup_s=(clock.first_start or began) - began,
+        startup_s=(clock.first_start - began) if clock.first_start is not None else 0.0,
     )
     return outcome, dict(best.config)
 
