@@ -3,8 +3,9 @@
     python bench/run_all.py [--only training,serving,rollout]
 
 It reuses a cluster already up (`make up`) or starts one, in Serve's high-throughput mode, and stops it at the end.
-The serving benchmark needs two registered versions of `iris`: two sweeps of `configs/training/iris-sklearn.yaml`
-register them first; the rollout benchmark registers its own (a good and a broken version of `iris-bench-rollout`).
+The serving benchmark registers its fixed reference model first (two seeded versions of `bench-iris`, scikit-learn's
+default 100-tree RandomForest: `training.example_models.register_reference_forest`); the rollout benchmark
+registers its own (a good and a broken version of `iris-bench-rollout`).
 Results are JSON files in `bench/results/`; figures quoted in the README come from there.
 """
 
@@ -16,8 +17,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-from mlflow import MlflowClient
 
 from cluster import lifecycle
 from cluster.commands import client_exports
@@ -70,18 +69,15 @@ def _serving() -> int:
     if shutil.which("wrk") is None:
         print("wrk is missing: `make bench` installs it (Debian package wrk)")
         return 1
-    for _ in range(2):
-        code = _run("-m", "training", "sweep", "--config", "configs/training/iris-sklearn.yaml", "--register")
-        if code != 0:
-            return code
-    one, two = _two_newest_versions("iris")
+    # A fixed reference model (scikit-learn's default 100-tree forest on iris), two seeds for the 90/10 scenario:
+    # a sweep's winner changes from run to run, and with it every ratio against the baselines.
+    from training.example_models import register_reference_forest
+
+    one, two = (
+        register_reference_forest("bench-iris", experiment="bench-serving", sweep_id="bench-serving", seed=seed).uri
+        for seed in (0, 1)
+    )
     return _run(str(BENCH_DIR / "bench_serving.py"), "--model-uri", one, "--second-model-uri", two)
-
-
-def _two_newest_versions(model: str) -> tuple[str, str]:
-    versions = sorted(int(v.version) for v in MlflowClient().search_model_versions(f"name='{model}'"))
-    older, newer = versions[-2:]
-    return f"models:/{model}/{older}", f"models:/{model}/{newer}"
 
 
 def _rollout() -> int:

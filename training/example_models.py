@@ -2,6 +2,8 @@
 
 - `register_iris`: a LogisticRegression on iris with named columns, logged and registered with its digests and
   its (training-set) accuracy, like a sweep's winner;
+- `register_reference_forest`: the serving benchmark's fixed model, a 100-tree RandomForest on iris, so that its
+  figures compare across runs instead of following whatever a sweep picked;
 - `register_broken`: a model that loads and passes the replica health check (an all-zero probe row) but raises
   on every real input - a preprocessing bug shipped for real. It deploys and reaches RUNNING, then answers live
   traffic with errors, which a canary has to catch;
@@ -20,6 +22,7 @@ import mlflow
 import numpy as np
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from registry.api import PinnedVersion, register
@@ -64,6 +67,24 @@ def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
             model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    accuracy = float(model.score(features, target))
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy})
+
+
+def register_reference_forest(name: str, *, experiment: str, sweep_id: str, seed: int = 0) -> PinnedVersion:
+    """Train, log and register scikit-learn's default RandomForest (100 trees) on iris, seeded: the same model
+    every time for a given seed."""
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1).fit(features, target)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            input_example=features.head(2),
+            pip_requirements=["scikit-learn"],
+            skops_trusted_types=["sklearn.tree._tree.Tree"],  # the forest's trees: our own file
         )
     accuracy = float(model.score(features, target))
     return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy})
