@@ -22,6 +22,7 @@ from cluster import lifecycle
 from cluster.commands import client_exports
 from cluster.settings import settings_from_env
 from cluster.token import token_path
+from training.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -71,8 +72,6 @@ def _serving() -> int:
         return 1
     # A fixed reference model (scikit-learn's default 100-tree forest on iris), two seeds for the 90/10 scenario:
     # a sweep's winner changes from run to run, and with it every ratio against the baselines.
-    from training.example_models import register_reference_forest
-
     one, two = (
         register_reference_forest("bench-iris", experiment="bench-serving", sweep_id="bench-serving", seed=seed).uri
         for seed in (0, 1)
