@@ -31,10 +31,9 @@ ReplicaCount = Callable[[str], int]
 
 @dataclass
 class _Lane(Generic[Answer]):
-    """One app's queue and the number of its calls in flight."""
+    """One app's queue and its calls in flight, each with the batch it carries."""
 
     waiting: list[tuple[Features, asyncio.Future[Answer]]] = field(default_factory=list)
-    in_flight: int = 0
     calls: dict[asyncio.Task, list[tuple[Features, asyncio.Future[Answer]]]] = field(default_factory=dict)
 
 
@@ -70,14 +69,14 @@ class VersionBatcher(Generic[Answer]):
         return len(lane.waiting) if lane else 0
 
     def _dispatch(self, app: str, lane: _Lane[Answer]) -> None:
-        while lane.waiting and lane.in_flight < self.slots(app):
+        while lane.waiting and len(lane.calls) < self.slots(app):
             batch = [(f, a) for f, a in lane.waiting[: self._max_batch_size] if not a.done()]
             del lane.waiting[: self._max_batch_size]
             if not batch:
                 continue  # every request of this slice was cancelled (timed out) while it waited
-            lane.in_flight += 1
             task = asyncio.get_running_loop().create_task(self._call(app, lane, batch))
             lane.calls[task] = batch
+            # A task cancelled before it ever ran (`abandon`) skips `_call`'s `finally`: this frees its slot then.
             task.add_done_callback(lambda done, calls=lane.calls: calls.pop(done, None))
 
     def abandon(self, app: str, exc: Exception) -> int:
@@ -113,5 +112,5 @@ class VersionBatcher(Generic[Answer]):
                 if not waiter.done():  # its request may have timed out meanwhile
                     waiter.set_result(answer)
         finally:
-            lane.in_flight -= 1
+            lane.calls.pop(asyncio.current_task(), None)  # before dispatching: this call's slot is free
             self._dispatch(app, lane)

@@ -183,3 +183,18 @@ def test_an_app_takes_new_requests_after_it_was_abandoned() -> None:
         return await batcher.submit("iris-v1", rows(2))
 
     assert asyncio.run(scenario()) == 20.0
+
+
+def test_abandoning_a_call_that_has_not_started_yet_still_frees_its_slot() -> None:
+    async def scenario() -> float:
+        app = ScriptedApp(hold=False)
+        batcher = VersionBatcher(app.send, ONE_REPLICA)
+        first = asyncio.create_task(batcher.submit("iris-v1", rows(1)))
+        await asyncio.sleep(0)  # `submit` ran and created the call's task; the task itself has not run yet
+        batcher.abandon("iris-v1", ConnectionError("gone"))
+        with pytest.raises(ConnectionError):
+            await first
+        async with asyncio.timeout(2):  # a leaked slot would hold this request until it timed out
+            return await batcher.submit("iris-v1", rows(2))
+
+    assert asyncio.run(scenario()) == 20.0
