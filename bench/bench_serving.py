@@ -202,7 +202,6 @@ def main(argv: list[str] | None = None) -> int:
     second = resolve(args.second_model_uri) if args.second_model_uri else None
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rayship-bench-") as tmp:
-        script = SCRIPT
         model_dir = download_verified(pinned, Path(tmp))
         session = cluster_session()
         for baseline, suffix in (("framework", ""), ("rayship", "_rayship")):
@@ -232,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"direct Serve and gateway (1 version), {c} connections, {args.repeats} interleaved runs ...")
                 direct, gateway = [], []
                 for _ in range(args.repeats):  # interleaved, so both see the same machine
-                    direct.append(run_wrk(f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, script, cpu))
-                    gateway.append(run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script, cpu))
+                    direct.append(run_wrk(f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, SCRIPT, cpu))
+                    gateway.append(run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, SCRIPT, cpu))
                 results[f"direct_serve@{c}"], results[f"gateway_1v@{c}"] = combine(direct), combine(gateway)
             if second:
                 split = policy_of(pinned.name, [(pinned.version, 90), (second.version, 10)])
@@ -241,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 admin.wait_policy(policy_digest(GatewayConfig.model_validate(split)))
                 for c in connections:
                     print(f"gateway (2 versions 90/10), {c} connections ...", flush=True)
-                    runs = [run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, script, cpu) for _ in range(2)]
+                    runs = [run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, SCRIPT, cpu) for _ in range(2)]
                     results[f"gateway_2v@{c}"] = combine(runs)
         finally:
             if previous:
