@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,6 +117,63 @@ def load_version(args: VersionAppArgs, target: Path) -> LoadedModel:
         raise ModelLoadError(args.model_uri, f"{type(exc).__name__}: {exc}") from exc
 
 
+class SizeObserver(Protocol):
+    def observe(self, value: float) -> None:
+        """Record one model call's batch size."""
+
+
+class VersionPredictor:
+    """The predicting parts of a version replica, without Serve: each request conformed to the model's schema,
+    requests predicted together in vectorised calls of at most `max_batch_size`, and a request whose values break
+    the vectorised call answered on its own (so one bad request fails only itself)."""
+
+    def __init__(self, model: LoadedModel, batch_sizes: SizeObserver, max_batch_size: int = 32) -> None:
+        self.model = model
+        self.max_batch_size = max_batch_size
+        self._batch_sizes = batch_sizes
+
+    def predict_many(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        conformed = [self.conform(features) for features in batch]
+        valid = [index for index, item in enumerate(conformed) if isinstance(item, Features)]
+        predicted: dict[int, Prediction | VersionError] = {}
+        for start in range(0, len(valid), self.max_batch_size):
+            chunk = valid[start : start + self.max_batch_size]
+            predicted.update(zip(chunk, self.predict_chunk([conformed[i] for i in chunk]), strict=True))
+        return [predicted.get(index, item) for index, item in enumerate(conformed)]
+
+    def conform(self, features: Features) -> Features | VersionError:
+        try:
+            return conform(self.model.schema, features, self.model.name, self.model.version)
+        except RayshipError as exc:
+            return VersionError(exc.status_code, exc.message)
+
+    def predict_chunk(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        """One vectorised model call for the batch's requests (each answered alone if the call fails)."""
+        self._batch_sizes.observe(len(batch))
+        try:
+            return self._predict_together(batch)
+        except Exception:  # one request's values broke the vectorised call: answer each on its own
+            return [self._predict_alone(features) for features in batch]
+
+    def _predict_together(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        values = batch[0].values if len(batch) == 1 else np.concatenate([f.values for f in batch])
+        predictions, probabilities = self.model.predictor.run(values, batch[0].columns)
+        sizes = [features.num_rows for features in batch]
+        return split_outputs(predictions, probabilities, sizes, self.model.version, self.model.predictor.classes)
+
+    def _predict_alone(self, features: Features) -> Prediction | VersionError:
+        try:
+            return self._predict_together([features])[0]
+        except (ValueError, TypeError) as exc:  # the model refused these values (NaN, wrong type): the caller's fault
+            return VersionError(400, self._refusal(exc))
+        except Exception as exc:
+            logger.exception("prediction failed")
+            return VersionError(500, f"Model '{self.model.name}' version '{self.model.version}' failed: {exc}")
+
+    def _refusal(self, exc: Exception) -> str:
+        return f"Model '{self.model.name}' version '{self.model.version}' cannot predict this input: {exc}"
+
+
 @serve.deployment(
     name=DEPLOYMENT_NAME,
     ray_actor_options={"num_cpus": 0.25},
@@ -132,8 +190,8 @@ class ModelVersion:
         # A replica-private scratch directory unless one is configured; removed when the replica stops.
         self._scratch = None if self._args.download_dir else tempfile.mkdtemp(prefix="rayship-model-")
         self._model = load_version(self._args, Path(self._args.download_dir or self._scratch))
+        self._predictor = VersionPredictor(self._model, _batch_size_histogram(self._model.name, self._model.version))
         self._apply_batching(self._args)
-        self._batch_sizes = _batch_size_histogram(self._model.name, self._model.version)
         logger.info("serving %s/%s (%s)", self._model.name, self._model.version, self._model.predictor.flavor)
 
     def __del__(self) -> None:
@@ -150,14 +208,14 @@ class ModelVersion:
         self._apply_batching(settings)
 
     def _apply_batching(self, settings: BatchSettings) -> None:
-        self._max_batch_size = settings.max_batch_size
+        self._predictor.max_batch_size = settings.max_batch_size
         self._predict_batch.set_max_batch_size(settings.max_batch_size)
         self._predict_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
 
     async def predict(self, features: Features) -> Prediction | VersionError:
         """One request's rows, batched with other callers' by `@serve.batch`; a bad input comes back as a
         `VersionError` value, not an exception."""
-        conformed = self._conform(features)
+        conformed = self._predictor.conform(features)
         if isinstance(conformed, VersionError):
             return conformed
         return await self._predict_batch(conformed)
@@ -168,49 +226,11 @@ class ModelVersion:
         It skips `@serve.batch`: the gateway keeps one call in flight per replica, so waiting
         `batch_wait_timeout_s` for other callers would only add latency, and queueing each request again costs
         CPU the gateway already spent."""
-        conformed = [self._conform(features) for features in batch]
-        valid = [index for index, item in enumerate(conformed) if isinstance(item, Features)]
-        predicted: dict[int, Prediction | VersionError] = {}
-        for start in range(0, len(valid), self._max_batch_size):
-            chunk = valid[start : start + self._max_batch_size]
-            predicted.update(zip(chunk, self._predict_chunk([conformed[i] for i in chunk]), strict=True))
-        return [predicted.get(index, item) for index, item in enumerate(conformed)]
-
-    def _conform(self, features: Features) -> Features | VersionError:
-        try:
-            return conform(self._model.schema, features, self._model.name, self._model.version)
-        except RayshipError as exc:
-            return VersionError(exc.status_code, exc.message)
+        return self._predictor.predict_many(batch)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:
-        return self._predict_chunk(batch)
-
-    def _predict_chunk(self, batch: list[Features]) -> list[Prediction | VersionError]:
-        """One vectorised model call for the batch's requests (each answered alone if the call fails)."""
-        self._batch_sizes.observe(len(batch))
-        try:
-            return self._predict_together(batch)
-        except Exception:  # one request's values broke the vectorised call: answer each on its own
-            return [self._predict_alone(features) for features in batch]
-
-    def _predict_together(self, batch: list[Features]) -> list[Prediction | VersionError]:
-        values = batch[0].values if len(batch) == 1 else np.concatenate([f.values for f in batch])
-        predictions, probabilities = self._model.predictor.run(values, batch[0].columns)
-        sizes = [features.num_rows for features in batch]
-        return split_outputs(predictions, probabilities, sizes, self._model.version, self._model.predictor.classes)
-
-    def _predict_alone(self, features: Features) -> Prediction | VersionError:
-        try:
-            return self._predict_together([features])[0]
-        except (ValueError, TypeError) as exc:  # the model refused these values (NaN, wrong type): the caller's fault
-            return VersionError(400, self._refusal(exc))
-        except Exception as exc:
-            logger.exception("prediction failed")
-            return VersionError(500, f"Model '{self._model.name}' version '{self._model.version}' failed: {exc}")
-
-    def _refusal(self, exc: Exception) -> str:
-        return f"Model '{self._model.name}' version '{self._model.version}' cannot predict this input: {exc}"
+        return self._predictor.predict_chunk(batch)
 
     def metadata(self) -> ModelMetadata:
         return self._model.metadata

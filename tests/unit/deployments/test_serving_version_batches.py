@@ -1,9 +1,8 @@
 """A version replica answers a gateway's batch in model calls of at most `max_batch_size` requests, in order,
-with bad requests answered alone (the replica's class, built without Serve around a locally saved model)."""
+with bad requests answered alone (its predicting parts, `VersionPredictor`, around a locally saved model)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import mlflow
@@ -12,7 +11,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from deployments.types import Features, Prediction, VersionError
-from deployments.version_app import LoadedModel, ModelVersion
+from deployments.version_app import LoadedModel, VersionPredictor
 
 X, Y = load_iris(return_X_y=True)
 
@@ -27,21 +26,18 @@ class SizeLog:
         self.sizes.append(value)
 
 
-def replica(tmp_path: Path, max_batch_size: int) -> tuple[ModelVersion, LogisticRegression, SizeLog]:
+def replica(tmp_path: Path, max_batch_size: int) -> tuple[VersionPredictor, LogisticRegression, SizeLog]:
     model = LogisticRegression(max_iter=300).fit(X, Y)
     signature = mlflow.models.infer_signature(X, Y)
     mlflow.sklearn.save_model(model, tmp_path / "m", signature=signature, pip_requirements=["scikit-learn"])
-    version = object.__new__(ModelVersion.func_or_class)  # no Serve, no registry: only the predicting parts
-    version._model = LoadedModel("iris", "3", tmp_path / "m")
-    version._max_batch_size = max_batch_size
-    version._batch_sizes = SizeLog()
-    return version, model, version._batch_sizes
+    sizes = SizeLog()
+    return VersionPredictor(LoadedModel("iris", "3", tmp_path / "m"), sizes, max_batch_size), model, sizes
 
 
 def test_a_gateway_batch_is_predicted_in_chunks_and_answered_in_order(tmp_path: Path) -> None:
     version, model, sizes = replica(tmp_path, max_batch_size=2)
     requests = [Features(X[i : i + rows]) for i, rows in ((0, 1), (50, 2), (100, 1), (10, 3), (140, 1))]
-    answers = asyncio.run(version.predict_many(requests))
+    answers = version.predict_many(requests)
     assert [type(answer) for answer in answers] == [Prediction] * 5
     assert [answer.predictions for answer in answers] == [model.predict(f.values).tolist() for f in requests]
     assert [answer.batch_size for answer in answers] == [2, 2, 2, 2, 1]
@@ -51,7 +47,7 @@ def test_a_gateway_batch_is_predicted_in_chunks_and_answered_in_order(tmp_path: 
 def test_a_bad_request_in_a_batch_gets_its_own_error_and_the_others_their_predictions(tmp_path: Path) -> None:
     version, model, sizes = replica(tmp_path, max_batch_size=32)
     requests = [Features(X[:1]), Features(np.ones((1, 3))), Features(X[60:62])]
-    answers = asyncio.run(version.predict_many(requests))
+    answers = version.predict_many(requests)
     assert answers[1] == VersionError(400, "Model 'iris' version '3' expects 4 features, got 3")
     assert [answers[0].predictions, answers[2].predictions] == [
         model.predict(X[:1]).tolist(),
@@ -64,7 +60,7 @@ def test_values_the_model_refuses_fail_only_their_own_request(tmp_path: Path) ->
     version, model, sizes = replica(tmp_path, max_batch_size=32)
     broken = X[:1].copy()
     broken[0, 2] = np.nan
-    answers = asyncio.run(version.predict_many([Features(X[:1]), Features(broken)]))
+    answers = version.predict_many([Features(X[:1]), Features(broken)])
     assert answers[0].predictions == model.predict(X[:1]).tolist()
     assert isinstance(answers[1], VersionError) and answers[1].status_code == 400
     assert answers[1].message.startswith("Model 'iris' version '3' cannot predict this input: Input X contains NaN")
