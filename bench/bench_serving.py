@@ -148,15 +148,22 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout_s} s")
 
 
-def direct_app(uri: str) -> dict:
+def direct_app(uri: str, protocols: bool = False) -> dict:
+    """A `direct_app.py` baseline: the minimal one, or with rayship's HTTP layer (`protocols`)."""
     return {
-        "name": "bench-direct",
-        "route_prefix": "/direct",
-        "import_path": "direct_app:build_app",
+        "name": "bench-direct-protocols" if protocols else "bench-direct",
+        "route_prefix": "/direct-protocols" if protocols else "/direct",
+        "import_path": "direct_app:build_protocols_app" if protocols else "direct_app:build_app",
         # A local cluster shares this file system; a remote one would need `working_dir` as a remote URI.
         "runtime_env": {"env_vars": {"PYTHONPATH": str(BENCH_DIR)}},
         "args": {"model_uri": uri},
-        "deployments": [{"name": "Direct", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.5}}],
+        "deployments": [
+            {
+                "name": "DirectProtocols" if protocols else "Direct",
+                "num_replicas": 1,
+                "ray_actor_options": {"num_cpus": 0.25},
+            }
+        ],
     }
 
 
@@ -217,26 +224,32 @@ def main(argv: list[str] | None = None) -> int:
         apps = [version_app(pinned.name, v, uri) for v, uri in versions]
         one = policy_of(pinned.name, [(pinned.version, 100)] + ([(second.version, 0)] if second else []))
         cpu = probe(session)
+        directs = [direct_app(args.model_uri), direct_app(args.model_uri, protocols=True)]
         try:
-            admin.deploy([gateway_app(one), *apps, direct_app(args.model_uri)])
-            admin.wait_running(["gateway", "bench-direct", *(app["name"] for app in apps)])
+            admin.deploy([gateway_app(one), *apps, *directs])
+            admin.wait_running(["gateway", *(app["name"] for app in directs + apps)])
             admin.wait_policy(policy_digest(GatewayConfig.model_validate(one)))
             serve_url = admin.settings.serve_url
             gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
-            wait_http(f"{serve_url}/direct")
-            wait_http(gateway_url)
+            urls = {
+                "direct_serve": f"{serve_url}/direct",
+                "direct_serve_protocols": f"{serve_url}/direct-protocols/v1/models/{pinned.name}:predict",
+                "gateway_1v": gateway_url,
+            }
+            for url in urls.values():
+                wait_http(url)
             results["ingress"] = {"mode": ingress_mode(session)}
             print(f"Serve ingress: {results['ingress']['mode']}", flush=True)
             for c in connections:
-                print(f"direct Serve and gateway (1 version), {c} connections, {args.repeats} interleaved runs ...")
-                direct, gateway = [], []
-                for _ in range(args.repeats):  # interleaved, so both see the same machine
-                    direct.append(run_wrk(f"{serve_url}/direct", c, args.wrk_threads, args.duration_s, SCRIPT, cpu))
-                    gateway.append(run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, SCRIPT, cpu))
-                results[f"direct_serve@{c}"], results[f"gateway_1v@{c}"] = combine(direct), combine(gateway)
+                print(f"direct Serve (both) and gateway (1 version), {c} connections, {args.repeats} interleaved runs")
+                runs: dict[str, list[dict]] = {name: [] for name in urls}
+                for _ in range(args.repeats):  # interleaved, so all see the same machine
+                    for name, url in urls.items():
+                        runs[name].append(run_wrk(url, c, args.wrk_threads, args.duration_s, SCRIPT, cpu))
+                results.update({f"{name}@{c}": combine(one_scenario) for name, one_scenario in runs.items()})
             if second:
                 split = policy_of(pinned.name, [(pinned.version, 90), (second.version, 10)])
-                admin.deploy([gateway_app(split), *apps, direct_app(args.model_uri)])
+                admin.deploy([gateway_app(split), *apps, *directs])
                 admin.wait_policy(policy_digest(GatewayConfig.model_validate(split)))
                 for c in connections:
                     print(f"gateway (2 versions 90/10), {c} connections ...", flush=True)
@@ -277,6 +290,8 @@ def report(results: dict[str, dict], connections: list[int]) -> None:
     low, high = (connections[0], connections[-1])
     print("\nratios (throughput; target in brackets)")
     print(f"  gateway 1v / direct Serve @{low}:      {ratio(f'gateway_1v@{low}', f'direct_serve@{low}')}  [>= 0.9]")
+    protocols = ratio(f"gateway_1v@{low}", f"direct_serve_protocols@{low}")
+    print(f"    against a direct app with rayship's HTTP layer (what the app split costs): {protocols}")
     print(f"  gateway 1v / plain FastAPI @{high}:    {ratio(f'gateway_1v@{high}', f'plain_fastapi@{high}')}  [>= 3]")
     print(f"  gateway 2v / gateway 1v @{high}:       {ratio(f'gateway_2v@{high}', f'gateway_1v@{high}')}")
     print(f"  served rows/s @{high} / in-process loop: {ratio(f'gateway_1v@{high}', 'in_process')}  [>= 1]")

@@ -19,6 +19,7 @@ SERVING_ROLES = {
     "gateway": ("ServeReplica:gateway:",),
     "version": ("ModelVersion",),
     "direct": ("ServeReplica:bench-direct:",),
+    "direct_protocols": ("ServeReplica:bench-direct-protocols:",),
 }
 
 

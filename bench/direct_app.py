@@ -1,25 +1,45 @@
-"""The "direct Serve" baseline: one Serve deployment with an HTTP route, batching, no gateway in front.
+"""The two "direct Serve" baselines: one Serve deployment with an HTTP route and batching, no gateway in front.
 
-Deployed by `bench_serving.py` with `bench/` on the replicas' PYTHONPATH, so the import path is
-`direct_app:build_app`.
+- `Direct` (`build_app`): the least a Serve app can do - read KServe v1 `instances`, batch, predict, answer.
+  No validation, no metrics, no other protocol.
+- `DirectProtocols` (`build_protocols_app`): rayship's own HTTP layer and data plane (the gateway's routes,
+  codecs, validation, error mapping and per-version metrics) with the one version predicted in this replica.
+  It is the gateway minus the split into a gateway app and version apps, so gateway / this ratio is what the split
+  costs (a Serve handle call per batch and a second process per request).
+
+Deployed by `bench_serving.py` with `bench/` on the replicas' PYTHONPATH, so the import paths are
+`direct_app:build_app` and `direct_app:build_protocols_app`.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from ray import serve
+from serve_admin import policy_of
 from starlette.requests import Request
 
-from deployments.version_app import VersionAppArgs, load_version
+from deployments.dataplane import DataPlane
+from deployments.gateway.http import create_http_app
+from deployments.gateway.prometheus import PrometheusRecorder
+from deployments.metrics import CounterStore, FanOutRecorder
+from deployments.policy import GatewayConfig
+from deployments.stats import ModelStats
+from deployments.types import Features, ModelMetadata, Prediction, VersionError
+from deployments.version_app import VersionAppArgs, VersionPredictor, load_version
+
+
+def _load(model_uri: str):
+    return load_version(VersionAppArgs(model_uri=model_uri), Path(tempfile.mkdtemp(prefix="rayship-bench-")))
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 class Direct:
     def __init__(self, model_uri: str) -> None:
-        self._model = load_version(VersionAppArgs(model_uri=model_uri), Path(tempfile.mkdtemp(prefix="rayship-bench-")))
+        self._model = _load(model_uri)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _batch(self, requests: list[np.ndarray]) -> list[list]:
@@ -35,5 +55,58 @@ class Direct:
         return {"predictions": await self._batch(rows)}
 
 
+class _NoSizes:
+    def observe(self, value: float) -> None:
+        """The gateway's data plane already records each request's batch size."""
+
+
+class _InProcessVersion:
+    """The data plane's `VersionCaller` for one version loaded in this replica: a batched local call, no hop."""
+
+    def __init__(self, app: str, metadata: ModelMetadata, predict_batch) -> None:
+        self._app, self._metadata, self._predict_batch = app, metadata, predict_batch
+
+    def is_ready(self, app: str) -> bool:
+        return app == self._app
+
+    async def predict(self, app: str, features: Features) -> Prediction | VersionError:
+        return await self._predict_batch(features)
+
+    async def metadata(self, app: str) -> ModelMetadata:
+        return self._metadata
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=256)
+@serve.ingress()
+class DirectProtocols:
+    def __init__(self, model_uri: str) -> None:
+        model = _load(model_uri)
+        self._predictor = VersionPredictor(model, _NoSizes())
+        policy = GatewayConfig.model_validate(policy_of(model.name, [(model.version, 100)]))
+        app = policy.models[model.name].versions[0].app
+        self._plane = DataPlane(
+            _InProcessVersion(app, model.metadata, self._predict_batch),
+            FanOutRecorder(CounterStore(), PrometheusRecorder()),
+            policy,
+        )
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:
+        return self._predictor.predict_many(batch)
+
+    def __serve_build_asgi_app__(self):
+        return create_http_app(
+            self._plane, None, _no_stats, lambda: {}, os.environ, stamp_request_id=False
+        )  # no admin token: the stats and policy routes answer 403 before either callable is reached
+
+
+async def _no_stats(model: str) -> ModelStats:
+    raise NotImplementedError("the baseline keeps no aggregated stats")
+
+
 def build_app(args: dict):
     return Direct.bind(args["model_uri"])
+
+
+def build_protocols_app(args: dict):
+    return DirectProtocols.bind(args["model_uri"])
