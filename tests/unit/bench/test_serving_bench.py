@@ -86,6 +86,7 @@ def test_cpu_per_request_by_role(meter) -> None:
         ("ray::ServeReplica:gateway:Gateway", "gateway"),
         ("ray::ServeReplica:iris-v3:ModelVersion", "version"),
         ("ray::ServeReplica:bench-direct:Direct", "direct"),
+        ("ray::ServeReplica:bench-direct-protocols:DirectProtocols", "direct_protocols"),
         ("ray::IDLE", None),
     ],
 )
