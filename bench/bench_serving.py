@@ -1,12 +1,13 @@
-"""Serving benchmark: throughput and p50/p99 of five ways to serve one model, measured with wrk, and their ratios.
+"""Serving benchmark: throughput and p50/p99 of six ways to serve one model, measured with wrk, and their ratios.
 
     eval "$(python -m cluster env)"
     python bench/bench_serving.py --model-uri models:/iris/1 --second-model-uri models:/iris/2
 
 Scenarios: an in-process single-row predict loop; a plain single-process FastAPI app (uvicorn, no batching) -
 both calling the model's own framework `predict`, as plain code would, and again through rayship's predictor;
-a direct single-deployment Serve app (batching, no gateway); the gateway with one version; the gateway with two
-versions at 90/10. wrk (Debian package `wrk`) is the external load generator (closed loop, `-c` connections).
+two direct single-deployment Serve apps (batching, no gateway: a minimal one, and one with rayship's HTTP layer;
+see `direct_app.py`); the gateway with one version; the gateway with two versions at 90/10. wrk (Debian package
+`wrk`) is the external load generator (closed loop, `-c` connections).
 
 It replaces the cluster's Serve applications while it runs and puts the previous ones back at the end.
 Results go to `bench/results/serving-<time>.json` (git-ignored).

@@ -57,7 +57,7 @@ class Direct:
 
 class _NoSizes:
     def observe(self, value: float) -> None:
-        """The gateway's data plane already records each request's batch size."""
+        """The data plane records each request's batch size already."""
 
 
 class _InProcessVersion:
@@ -95,9 +95,8 @@ class DirectProtocols:
         return self._predictor.predict_many(batch)
 
     def __serve_build_asgi_app__(self):
-        return create_http_app(
-            self._plane, None, _no_stats, lambda: {}, os.environ, stamp_request_id=False
-        )  # no admin token: the stats and policy routes answer 403 before either callable is reached
+        # No admin token: the stats and policy routes refuse before either callable is reached.
+        return create_http_app(self._plane, None, _no_stats, lambda: {}, os.environ, stamp_request_id=False)
 
 
 async def _no_stats(model: str) -> ModelStats:
