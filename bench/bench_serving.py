@@ -33,7 +33,7 @@ import cpu_meter
 import httpx
 import numpy as np
 from baseline_model import Predict, load_baseline
-from serve_admin import ServeAdmin, gateway_app, policy_of, version_app
+from serve_admin import BENCH_APP_CPUS, ServeAdmin, gateway_app, policy_of, version_app
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -162,7 +162,7 @@ def direct_app(uri: str, protocols: bool = False) -> dict:
             {
                 "name": "DirectProtocols" if protocols else "Direct",
                 "num_replicas": 1,
-                "ray_actor_options": {"num_cpus": 0.25},
+                "ray_actor_options": {"num_cpus": BENCH_APP_CPUS},
             }
         ],
     }

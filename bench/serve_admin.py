@@ -13,6 +13,9 @@ from pathlib import Path
 import httpx
 
 POLICY_PATH = "/-/rayship/policy"
+# What every benchmark app's replica reserves: the serving benchmark runs five apps at once on a 2-CPU cluster, and a
+# reservation is not a limit.
+BENCH_APP_CPUS = 0.25
 
 
 class ServeAdmin:
@@ -96,20 +99,24 @@ def policy_weights(policy_view: dict, model: str) -> dict[str, int]:
 
 
 def version_app(name: str, version: str, uri: str) -> dict:
-    """The Serve app of one model version (no HTTP route; the gateway calls it). Every benchmark app reserves
-    0.25 CPU: the serving benchmark runs five at once on a 2-CPU cluster, and a reservation is not a limit."""
+    """The Serve app of one model version (no HTTP route; the gateway calls it)."""
     return {
         "name": f"{name}-v{version}",
         "route_prefix": None,
         "import_path": "deployments.version_app:build_app",
         "args": {"model_uri": uri},
-        "deployments": [{"name": "ModelVersion", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.25}}],
+        "deployments": [{"name": "ModelVersion", "num_replicas": 1, "ray_actor_options": {"num_cpus": BENCH_APP_CPUS}}],
     }
 
 
 def gateway_app(policy: dict) -> dict:
     """The gateway app with `policy` as its user_config."""
-    deployment = {"name": "Gateway", "num_replicas": 1, "ray_actor_options": {"num_cpus": 0.25}, "user_config": policy}
+    deployment = {
+        "name": "Gateway",
+        "num_replicas": 1,
+        "ray_actor_options": {"num_cpus": BENCH_APP_CPUS},
+        "user_config": policy,
+    }
     return {
         "name": "gateway",
         "route_prefix": "/",
