@@ -12,4 +12,4 @@ COPY --chown=ray:users . .
 # torch from PyTorch's CPU index (same version, no CUDA libraries). The base image's Ray satisfies pyproject's
 # pin, so pip keeps it. The import is a smoke test that the packages and their dependencies load.
 RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu . \
-    && python -c "import ray, cluster, deployments, registry, rollout, training; print('ray', ray.__version__)"
+    && python -c "import ray, rayship, cluster, deployments, registry, rollout, training; print('ray', ray.__version__)"

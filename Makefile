@@ -51,7 +51,7 @@ test-e2e: setup
 
 bench: setup
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python -m bench.run_all
 
 render: setup
 	$(BIN)/python -m kuberay

@@ -1,7 +1,7 @@
 """Rollout benchmark: time from fault onset to candidate weight 0 on the gateway, with the shipped canary spec.
 
     eval "$(python -m cluster env)"
-    python bench/bench_rollout.py [--runs 3] [--rps 20] [--spec configs/rollouts/canary.yaml]
+    python -m bench.bench_rollout [--runs 3] [--rps 20] [--spec configs/rollouts/canary.yaml]
 
 It registers, under a model of its own, a good iris version (the champion) and an honestly broken one (it loads
 and passes the replica health check, then fails on every real input), serves the champion alone behind the
@@ -35,17 +35,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from serve_admin import ServeAdmin, gateway_app, policy_of, policy_weights, version_app
 
+from bench.serve_admin import ServeAdmin, gateway_app, policy_of, policy_weights, version_app
+from rollout.adapters.metrics_source import GatewayStatsSource
+from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.clock import SystemClock
+from rollout.core.spec import RolloutSpec
 from rollout.driver import RolloutDriver
-from rollout.history import Progress
-from rollout.lease import LeaseFile, local_holder_alive, local_owner_id
-from rollout.metrics_source import GatewayStatsSource
-from rollout.routers.serve_rest import ServeRestRouter
-from rollout.spec import RolloutSpec
+from rollout.persistence.history import Progress
+from rollout.persistence.lease import LeaseFile, local_holder_alive, local_owner_id
+from rollout.persistence.store import AppliedEvent, RolloutStore
 from rollout.spec_file import load_spec
-from rollout.store import AppliedEvent, RolloutStore
 
 BENCH_DIR = Path(__file__).resolve().parent
 SPEC = BENCH_DIR.parent / "configs" / "rollouts" / "canary.yaml"
@@ -178,7 +178,7 @@ class PolicyWatcher:
 
 def run_canary(admin: ServeAdmin, spec: RolloutSpec, candidate: str, rps: float, poll_s: float) -> dict:
     """One canary of the broken candidate under steady traffic; its figures."""
-    from rollout.mlflow_registry import MlflowRolloutRegistry  # MLflow is imported by the live part only
+    from rollout.adapters.mlflow_registry import MlflowRolloutRegistry  # MLflow is imported by the live part only
 
     traffic = UserTraffic(admin.settings.serve_url, MODEL)
     watcher = PolicyWatcher(admin, MODEL, candidate)
@@ -257,7 +257,7 @@ def serve_champion_alone(admin: ServeAdmin, champion_version: str, champion_uri:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from training.example_models import register_broken, register_iris
+    from scripts.example_models import register_broken, register_iris
 
     spec = load_spec(args.spec).model_copy(update={"warm_window_s": args.warm_window_s})
     admin = ServeAdmin()

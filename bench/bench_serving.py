@@ -1,7 +1,7 @@
 """Serving benchmark: throughput and p50/p99 of six ways to serve one model, measured with wrk, and their ratios.
 
     eval "$(python -m cluster env)"
-    python bench/bench_serving.py --model-uri models:/iris/1 --second-model-uri models:/iris/2
+    python -m bench.bench_serving --model-uri models:/iris/1 --second-model-uri models:/iris/2
 
 Scenarios: an in-process single-row predict loop; a plain single-process FastAPI app (uvicorn, no batching) -
 both calling the model's own framework `predict`, as plain code would, and again through rayship's predictor;
@@ -29,13 +29,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cpu_meter
 import httpx
 import numpy as np
-from baseline_model import Predict, load_baseline
-from serve_admin import BENCH_APP_CPUS, ServeAdmin, gateway_app, policy_of, version_app
+
+from bench import cpu_meter
+from bench.baseline_model import Predict, load_baseline
+from bench.serve_admin import BENCH_APP_CPUS, ServeAdmin, gateway_app, policy_of, version_app
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
 ROW = [5.1, 3.5, 1.4, 0.2]
 SCRIPT = BENCH_DIR / "post.lua"
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -154,9 +156,9 @@ def direct_app(uri: str, protocols: bool = False) -> dict:
     return {
         "name": "bench-direct-protocols" if protocols else "bench-direct",
         "route_prefix": "/direct-protocols" if protocols else "/direct",
-        "import_path": "direct_app:build_protocols_app" if protocols else "direct_app:build_app",
+        "import_path": "bench.direct_app:build_protocols_app" if protocols else "bench.direct_app:build_app",
         # A local cluster shares this file system; a remote one would need `working_dir` as a remote URI.
-        "runtime_env": {"env_vars": {"PYTHONPATH": str(BENCH_DIR)}},
+        "runtime_env": {"env_vars": {"PYTHONPATH": str(REPO)}},
         "args": {"model_uri": uri},
         "deployments": [
             {
@@ -179,7 +181,7 @@ def plain_fastapi(
         "RAYSHIP_BENCH_BASELINE": baseline,
         "OMP_NUM_THREADS": "1",
     }
-    uvicorn = [sys.executable, "-m", "uvicorn", "plain_app:app", "--app-dir", str(BENCH_DIR), "--port", str(port)]
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.plain_app:app", "--app-dir", str(REPO), "--port", str(port)]
     plain = subprocess.Popen([*uvicorn, "--log-level", "warning"], env=env)
     results = {}
     try:
@@ -202,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     from deployments.gateway.app import policy_digest
-    from deployments.policy import GatewayConfig
+    from deployments.traffic_policy import GatewayConfig
     from registry.api import download_verified, resolve
 
     connections = [int(c) for c in args.connections.split(",")]

@@ -1,6 +1,6 @@
 """Training benchmark: a 16-trial sweep's wall time against the ideal, and the cost of MLflow logging.
 
-    python bench/bench_training.py [--trials 16] [--pairs 4] [--warmup-trials 2] [--tracking-uri URI]
+    python -m bench.bench_training [--trials 16] [--pairs 4] [--warmup-trials 2] [--tracking-uri URI]
                                    [--output-dir bench/results] [--strict]
 
 Ideal wall time = sum of trial durations / parallel trial slots (min(max_concurrent_trials, CPUs / cpus_per_trial)).
@@ -200,7 +200,7 @@ def run_pairs(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench_training.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_training", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16, help="trials per sweep (default 16)")
     # An even number balances the order: as many pairs start with logging on as with it off.
     parser.add_argument("--pairs", type=int, default=4, help="logged/unlogged pairs, order alternating (default 4)")

@@ -7,8 +7,8 @@
   It is the gateway minus the split into a gateway app and version apps, so gateway / this ratio is what the split
   costs (a Serve handle call per batch and a second process per request).
 
-Deployed by `bench_serving.py` with `bench/` on the replicas' PYTHONPATH, so the import paths are
-`direct_app:build_app` and `direct_app:build_protocols_app`.
+Deployed by `bench_serving.py` with the repository on the replicas' PYTHONPATH, so the import paths are
+`bench.direct_app:build_app` and `bench.direct_app:build_protocols_app`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 from ray import serve
-from serve_admin import policy_of
 from starlette.requests import Request
 
+from bench.serve_admin import policy_of
 from deployments.dataplane import DataPlane
 from deployments.gateway.http import create_http_app
 from deployments.gateway.prometheus import PrometheusRecorder
 from deployments.metrics import CounterStore, FanOutRecorder
-from deployments.policy import GatewayConfig
 from deployments.stats import ModelStats
+from deployments.traffic_policy import GatewayConfig
 from deployments.types import Features, ModelMetadata, Prediction, VersionError
 from deployments.version_app import VersionAppArgs, VersionPredictor, load_version
 

@@ -1,6 +1,6 @@
 """The baseline: one uvicorn process, one FastAPI route, one predict call per request (no batching, no Serve).
 
-Run by `bench_serving.py` as `uvicorn plain_app:app --app-dir bench`; the verified model directory comes from
+Run by `bench_serving.py` as `uvicorn bench.plain_app:app --app-dir .`; the verified model directory comes from
 `RAYSHIP_BENCH_MODEL_DIR`, and how the model is called from `RAYSHIP_BENCH_BASELINE` (`framework`, the default:
 the estimator's own `predict`; or `rayship`: rayship's predictor; see `baseline_model.py`).
 """
@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-from baseline_model import load_baseline
 from fastapi import FastAPI, Request
+
+from bench.baseline_model import load_baseline
 
 predict_rows = load_baseline(
     Path(os.environ["RAYSHIP_BENCH_MODEL_DIR"]), os.environ.get("RAYSHIP_BENCH_BASELINE", "framework")

@@ -1,10 +1,10 @@
 """`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
 
-    python bench/run_all.py [--only training,serving,rollout]
+    python -m bench.run_all [--only training,serving,rollout]
 
 It reuses a cluster already up (`make up`) or starts one, in Serve's high-throughput mode, and stops it at the end.
 The serving benchmark registers its fixed reference model first (two seeded versions of `bench-iris`, scikit-learn's
-default 100-tree RandomForest: `training.example_models.register_reference_forest`); the rollout benchmark
+default 100-tree RandomForest: `scripts.example_models.register_reference_forest`); the rollout benchmark
 registers its own (a good and a broken version of `iris-bench-rollout`).
 Results are JSON files in `bench/results/`; figures quoted in the README come from there.
 """
@@ -22,7 +22,7 @@ from cluster import lifecycle
 from cluster.commands import client_exports
 from cluster.settings import settings_from_env
 from cluster.token import token_path
-from training.example_models import register_reference_forest
+from scripts.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -30,7 +30,7 @@ BENCHES = ("training", "serving", "rollout")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/run_all.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
     chosen = [name.strip() for name in parser.parse_args(argv).only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(BENCHES))
@@ -63,7 +63,7 @@ def _run(*args: str) -> int:
 
 
 def _training() -> int:
-    return _run(str(BENCH_DIR / "bench_training.py"))
+    return _run("-m", "bench.bench_training")
 
 
 def _serving() -> int:
@@ -76,11 +76,11 @@ def _serving() -> int:
         register_reference_forest("bench-iris", experiment="bench-serving", sweep_id="bench-serving", seed=seed).uri
         for seed in (0, 1)
     )
-    return _run(str(BENCH_DIR / "bench_serving.py"), "--model-uri", one, "--second-model-uri", two)
+    return _run("-m", "bench.bench_serving", "--model-uri", one, "--second-model-uri", two)
 
 
 def _rollout() -> int:
-    return _run(str(BENCH_DIR / "bench_rollout.py"))
+    return _run("-m", "bench.bench_rollout")
 
 
 RUNNERS = {"training": _training, "serving": _serving, "rollout": _rollout}

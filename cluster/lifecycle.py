@@ -13,7 +13,7 @@ import httpx
 import psutil
 
 from cluster import commands
-from cluster.errors import ClusterError, PortInUseError
+from cluster.errors import ClusterPartlyDownError, PortInUseError, ServeStartError
 from cluster.health import http_answers, log_tail, wait_until
 from cluster.ports import port_holder, port_is_free
 from cluster.processes import is_running, spawn, stop_session
@@ -34,7 +34,7 @@ def up(settings: ClusterSettings, say: Say = print) -> ClusterState:
             say(f"rayship cluster is already up (state in {settings.state_dir})")
             return existing
         if len(dead) < len(existing.services):
-            raise ClusterError(f"rayship cluster is partly down ({', '.join(dead)} not running); run `down` first")
+            raise ClusterPartlyDownError(dead)
         clear_state(settings.state_dir)  # every process is gone: the state is stale
     _check_ports(settings)
     tpath = token_path()
@@ -170,7 +170,7 @@ def _start_serve(settings: ClusterSettings, ray_env: dict[str, str], head: Servi
             check=False,
         )
     if result.returncode != 0:
-        raise ClusterError(f"`serve start` failed (exit code {result.returncode}):\n{log_tail(log_path)}")
+        raise ServeStartError(result.returncode, log_tail(log_path))
     # The proxy answers /-/healthz (503 until an app is deployed): any answer means it listens.
     wait_until(
         http_answers(f"{settings.serve_url}/-/healthz", ok=lambda _r: True),

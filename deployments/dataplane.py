@@ -16,19 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from deployments.errors import (
-    ModelNotFoundError,
-    NoReadyVersionError,
-    VersionFailedError,
-    VersionNotFoundError,
-    VersionNotReadyError,
-    VersionReportedError,
-)
+from deployments.errors import NoReadyVersionError, VersionFailedError, VersionNotReadyError, VersionReportedError
 from deployments.metrics import MetricsRecorder
-from deployments.policy import GatewayConfig, ModelPolicy, VersionRoute
 from deployments.routing import RoutePlan, plan_route, sticky_draw
+from deployments.traffic_policy import GatewayConfig, ModelPolicy, VersionRoute
 from deployments.types import Features, ModelMetadata, Prediction, Served, VersionError
-from registry.errors import RayshipError
+from rayship.errors import ModelNotServedError, RayshipError, VersionNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +66,7 @@ class DataPlane:
     def policy(self, model: str) -> ModelPolicy:
         policy = self._config.models.get(model)
         if policy is None:
-            raise ModelNotFoundError(model)
+            raise ModelNotServedError(model)
         return policy
 
     async def predict(

@@ -6,17 +6,7 @@ The gateway maps any `RayshipError` to `{"error": str(exc)}` with `exc.status_co
 
 from __future__ import annotations
 
-from registry.errors import InvalidInputError, NotFoundError, RayshipError, UnavailableError
-
-
-class ModelNotFoundError(NotFoundError):
-    def __init__(self, model: str) -> None:
-        super().__init__(f"Model '{model}' is not served by this gateway")
-
-
-class VersionNotFoundError(NotFoundError):
-    def __init__(self, model: str, version: str) -> None:
-        super().__init__(f"Model '{model}' has no version '{version}'")
+from rayship.errors import InvalidInputError, NotFoundError, RayshipError, UnavailableError
 
 
 class RouteNotFoundError(NotFoundError):
@@ -142,3 +132,8 @@ class VersionReportedError(RayshipError):
     def __init__(self, status_code: int, message: str) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class VersionUnavailableError(UnavailableError):
+    def __init__(self, app: str, reason: str) -> None:
+        super().__init__(f"Serve app '{app}' is unavailable: {reason}")

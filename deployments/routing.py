@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deployments.errors import PinningNotAllowedError, VersionNotFoundError
-from deployments.policy import ModelPolicy, VersionRoute
+from deployments.errors import PinningNotAllowedError
+from deployments.traffic_policy import ModelPolicy, VersionRoute
+from rayship.errors import VersionNotFoundError
 
 _HASH_BYTES = 8
 

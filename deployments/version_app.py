@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application
 
-from deployments.batch import split_outputs
 from deployments.errors import ModelLoadError
 from deployments.model_schema import InputSchema, conform, input_specs, schema_from_signature
+from deployments.output_split import split_outputs
 from deployments.predictors import Predictor, load_predictor
 from deployments.types import Features, ModelMetadata, Prediction, TensorSpec, VersionError
-from registry.errors import RayshipError
+from rayship.errors import RayshipError
 
 logger = logging.getLogger("ray.serve")
 

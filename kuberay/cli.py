@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kuberay.pins import installed_pins
 from kuberay.render import dockerfile_problem, expected_files, stale_files, write_files
-from registry.errors import RayshipError
+from rayship.errors import RayshipError
 
 DEFAULT_REPO_ROOT = Path(__file__).resolve().parent.parent
 

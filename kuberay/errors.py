@@ -1,8 +1,8 @@
-"""Errors the KubeRay renderer raises on purpose; subclasses of rayship's one hierarchy (`registry.errors`)."""
+"""Errors the KubeRay renderer raises on purpose; subclasses of rayship's one root (`rayship.errors`)."""
 
 from __future__ import annotations
 
-from registry.errors import InvalidInputError, UnavailableError
+from rayship.errors import InvalidInputError, UnavailableError
 
 
 class ServeConfigError(InvalidInputError):

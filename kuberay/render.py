@@ -14,7 +14,7 @@ from pathlib import Path
 from kuberay.build import build_overlays
 from kuberay.generate import HEADER, generated_files
 from kuberay.pins import Pins, installed_pins
-from kuberay.serve_config import cluster_serve_config, load_serve_config, serve_config_yaml
+from kuberay.serve_config_v2 import cluster_serve_config, load_serve_config, serve_config_yaml
 
 SERVE_CONFIG = "configs/serve.yaml"
 RENDERED_DIR = "kuberay/rendered"

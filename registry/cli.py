@@ -8,10 +8,10 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from rayship.errors import RayshipError
 from registry import catalog
 from registry.api import PinnedVersion, resolve, verify
 from registry.connection import connect
-from registry.errors import RayshipError
 from registry.manifest import FileStatus
 
 EXIT_OK, EXIT_ERROR, EXIT_VERIFY_FAILED = 0, 1, 2

@@ -1,53 +1,11 @@
-"""rayship's one error hierarchy.
-
-Every error carries the HTTP status it maps to; transports (the gateway's HTTP routes, the CLIs) turn any
-`RayshipError` into `{"error": str(exc)}` with `exc.status_code` in exactly one place each. Subclasses build their
-message from domain arguments so tests can assert the exact public text.
-
-It lives in `registry/` because that is the one package every other rayship package may import (see DESIGN.md).
-"""
+"""Errors raised where MLflow meets rayship (`registry/api.py` is that one boundary); subclasses of the one root in
+`rayship.errors`, where the not-found family of models and versions lives too."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
-class RayshipError(Exception):
-    """Base of every error rayship raises on purpose."""
-
-    status_code: int = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class InvalidInputError(RayshipError):
-    """The caller sent something rayship cannot use (HTTP 400)."""
-
-    status_code = 400
-
-
-class NotFoundError(RayshipError):
-    """A named thing does not exist (HTTP 404)."""
-
-    status_code = 404
-
-
-class ConflictError(RayshipError):
-    """The request conflicts with the current state (HTTP 409)."""
-
-    status_code = 409
-
-
-class UnavailableError(RayshipError):
-    """A dependency is down or not ready yet (HTTP 503)."""
-
-    status_code = 503
-
-
-# --- registry errors: raised where MLflow meets rayship (registry/api.py is that one boundary) ---
+from rayship.errors import ConflictError, InvalidInputError, NotFoundError, RayshipError, UnavailableError
 
 
 class InvalidModelUriError(InvalidInputError):
@@ -70,23 +28,6 @@ class InvalidAliasError(InvalidInputError):
             "and not 'latest' or 'v<digits>'"
         )
         self.alias = alias
-
-
-class ModelNotFoundError(NotFoundError):
-    """No registered model has this name."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Model '{name}' is not registered")
-        self.name = name
-
-
-class VersionNotFoundError(NotFoundError):
-    """The registered model exists but has no such version."""
-
-    def __init__(self, name: str, version: str) -> None:
-        super().__init__(f"Model '{name}' has no version '{version}'")
-        self.name = name
-        self.version = version
 
 
 class AliasNotFoundError(NotFoundError):
@@ -155,3 +96,10 @@ class RegistryBackendError(RayshipError):
     def __init__(self, action: str, reason: str) -> None:
         super().__init__(f"MLflow failed to {action}: {reason}")
         self.action = action
+
+
+class UnsupportedModelError(InvalidInputError):
+    """A model directory rayship cannot serve: no MLmodel, or none of the supported native flavours."""
+
+    def __init__(self, model_dir: Path, reason: str) -> None:
+        super().__init__(f"Cannot serve the model in {model_dir}: {reason}")

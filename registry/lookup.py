@@ -7,8 +7,9 @@ from mlflow.entities import LoggedModel
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 
+from rayship.errors import ModelNotFoundError, VersionNotFoundError
 from registry.connection import error_code, mlflow_errors
-from registry.errors import LoggedModelNotFoundError, ModelNotFoundError, VersionNotFoundError
+from registry.errors import LoggedModelNotFoundError
 
 _NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 _EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")

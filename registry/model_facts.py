@@ -13,18 +13,11 @@ from typing import Any, Literal
 from mlflow.models import Model
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.errors import InvalidInputError
+from registry.errors import UnsupportedModelError
 
 Flavor = Literal["sklearn", "xgboost", "pytorch"]
 SUPPORTED_FLAVORS: tuple[Flavor, ...] = ("sklearn", "xgboost", "pytorch")
 METADATA_KEY = "rayship"
-
-
-class UnsupportedModelError(InvalidInputError):
-    """A model directory rayship cannot serve: no MLmodel, or none of the supported native flavours."""
-
-    def __init__(self, model_dir: Path, reason: str) -> None:
-        super().__init__(f"Cannot serve the model in {model_dir}: {reason}")
 
 
 class InputColumn(BaseModel):

@@ -14,38 +14,23 @@ from pathlib import Path
 
 from rich.console import Console
 
-from registry.errors import InvalidInputError, NotFoundError, RayshipError
+from rayship.errors import InvalidInputError, NotFoundError, RayshipError
 from registry.uri import parse_model_uri
 from rollout import environment
 from rollout.clock import SystemClock
+from rollout.core.spec import RolloutSpec
+from rollout.core.state_machine import Phase
 from rollout.driver import RolloutDriver
-from rollout.errors import LeaseHeldError, SpecError
-from rollout.history import Progress, ProgressLog
-from rollout.lease import LeaseFile, local_holder_alive, local_owner_id
-from rollout.live_view import LiveView
-from rollout.policy import Phase
-from rollout.report import write_report
-from rollout.spec import RolloutSpec
+from rollout.errors import CandidateModelMismatchError, LeaseHeldError, NoRolloutError, StrategyMismatchError
+from rollout.persistence.history import Progress, ProgressLog
+from rollout.persistence.lease import LeaseFile, local_holder_alive, local_owner_id
+from rollout.persistence.store import RolloutStore
+from rollout.presentation.live_view import LiveView
+from rollout.presentation.report import write_report
 from rollout.spec_file import STRATEGIES, load_spec
-from rollout.store import RolloutStore
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "rollouts"
 PROMOTED, ROLLED_BACK, BAD_INPUT, REFUSED = 0, 1, 2, 3
-
-
-class CandidateModelMismatchError(InvalidInputError):
-    def __init__(self, candidate: str, candidate_model: str, model: str) -> None:
-        super().__init__(f"Candidate {candidate} is a version of model '{candidate_model}', not of '{model}'")
-
-
-class StrategyMismatchError(SpecError):
-    def __init__(self, path: str, strategy: str, command: str) -> None:
-        super().__init__(path, f"strategy is '{strategy}' but the command is '{command}'")
-
-
-class NoRolloutError(NotFoundError):
-    def __init__(self, model: str, state_dir: Path) -> None:
-        super().__init__(f"Model '{model}' has no rollout in {state_dir}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,8 +160,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _driver(args: argparse.Namespace, spec: RolloutSpec, on_progress) -> RolloutDriver:
-    from rollout.metrics_source import GatewayStatsSource
-    from rollout.mlflow_registry import MlflowRolloutRegistry
+    from rollout.adapters.metrics_source import GatewayStatsSource
+    from rollout.adapters.mlflow_registry import MlflowRolloutRegistry
 
     token = environment.read_token()
     return RolloutDriver(
@@ -198,9 +183,9 @@ def _router(args: argparse.Namespace, token: str | None):
     if args.router == "rayservice":
         if not args.rayservice:
             raise InvalidInputError("--router rayservice needs --rayservice NAME")
-        from rollout.routers.rayservice import connect
+        from rollout.adapters.routers.rayservice import connect
 
         return connect(args.rayservice, args.namespace, context=args.kube_context)
-    from rollout.routers.serve_rest import ServeRestRouter
+    from rollout.adapters.routers.serve_rest import ServeRestRouter
 
     return ServeRestRouter(environment.required(environment.DASHBOARD), token, SystemClock())

@@ -1,4 +1,4 @@
-"""The one rollout loop: observe, decide (`rollout.policy.step`), persist, apply. Clock, metrics source,
+"""The one rollout loop: observe, decide (`rollout.core.state_machine.step`), persist, apply. Clock, metrics source,
 router, registry and store are injected, so the whole loop runs in unit tests with fakes.
 
 The loop is here; each concern it relies on has a module of its own:
@@ -16,27 +16,22 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from registry.errors import InvalidInputError
-from rollout.analysis import CheckResult
+from rollout.adapters.metrics_source import MetricsSource
+from rollout.adapters.routers.base import RUNNING, Router
 from rollout.clock import Clock
+from rollout.core.analysis import CheckResult
+from rollout.core.observation import Observation
+from rollout.core.spec import RolloutSpec, sticky_header
+from rollout.core.state_machine import TERMINAL_PHASES, Action, Decision, Phase, RolloutState, abort, start, step
 from rollout.effects import deploy_effect, route_effect, verdict_of
+from rollout.errors import NotAChangeError
 from rollout.finish import Finisher, promoted
-from rollout.history import Progress
-from rollout.lease import LeaseFile
-from rollout.metrics_source import MetricsSource
-from rollout.observation import Observation
-from rollout.policy import TERMINAL_PHASES, Action, Decision, Phase, RolloutState, abort, start, step
-from rollout.routers.base import RUNNING, Router
-from rollout.serve_config import gateway_policy, version_app_name
-from rollout.spec import RolloutSpec, sticky_header
+from rollout.persistence.history import Progress
+from rollout.persistence.lease import LeaseFile
+from rollout.persistence.store import RolloutStore
+from rollout.serve_edits import gateway_policy, version_app_name
 from rollout.steps import DEPLOY, RolloutRegistry, StepExecutor
-from rollout.store import RolloutStore
 from rollout.windows import WindowObserver
-
-
-class NotAChangeError(InvalidInputError):
-    def __init__(self, model: str, version: str) -> None:
-        super().__init__(f"Version '{version}' already is the champion of model '{model}'")
 
 
 @dataclass(frozen=True)

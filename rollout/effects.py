@@ -1,7 +1,7 @@
 """What each rollout step does to the live Serve config, as pure functions of (config, effect).
 
-An effect is the JSON dict stored with an intent (`rollout.store.Intent.effect`); applying it twice gives the
-same config as applying it once (absolute weights; "app present"; "version absent"), which is what makes crash
+An effect is the JSON dict stored with an intent (`rollout.persistence.store.Intent.effect`); applying it twice
+gives the same config as applying it once (absolute weights; "app present"; "version absent"), which is what makes crash
 replay safe. Kinds:
 - `deploy`: `{"app": {...}, "version": v}` - add the version app and list the version at weight 0;
 - `route`: `{"weights": {v: w}, "shadow": {"version", "percent"} | null, "champion": v | null}` - the split,
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.policy import Action, Decision, RolloutState
-from rollout.serve_config import (
+from rollout.core.state_machine import Action, Decision, RolloutState
+from rollout.serve_edits import (
     GATEWAY_APP,
     app_names,
     find_app,

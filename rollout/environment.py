@@ -10,18 +10,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from registry.errors import InvalidInputError
+from rollout.errors import MissingSettingError
 
 DASHBOARD = "RAY_DASHBOARD_ADDRESS"
 SERVE_URL = "RAYSHIP_SERVE_URL"
 TOKEN_PATH = "RAY_AUTH_TOKEN_PATH"
 DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
-
-
-class MissingSettingError(InvalidInputError):
-    def __init__(self, variable: str) -> None:
-        super().__init__(f'{variable} is not set; run: eval "$(python -m cluster env)"')
-        self.variable = variable
 
 
 def required(variable: str, environ: Mapping[str, str] | None = None) -> str:

@@ -1,11 +1,13 @@
-"""Errors the rollout package raises on purpose; subclasses of rayship's one hierarchy (`registry.errors`).
+"""Errors the rollout package raises on purpose; subclasses of rayship's one root (`rayship.errors`).
 
 Each builds its message from domain arguments so tests and CLIs can rely on the exact public text.
 """
 
 from __future__ import annotations
 
-from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
+from pathlib import Path
+
+from rayship.errors import ConflictError, InvalidInputError, NotFoundError, UnavailableError
 
 
 class SpecError(InvalidInputError):
@@ -66,7 +68,7 @@ class InvalidWeightsError(InvalidInputError):
 
 
 class InvalidGatewayPolicyError(InvalidInputError):
-    """The gateway's own schema (deployments.policy.GatewayConfig) rejected the resulting user_config."""
+    """The gateway's own schema (deployments.traffic_policy.GatewayConfig) rejected the resulting user_config."""
 
     def __init__(self, problem: str) -> None:
         super().__init__(f"Gateway user_config is invalid: {problem}")
@@ -152,3 +154,45 @@ class ServeConfigRejectedError(InvalidInputError):
     def __init__(self, target: str, status_code: int, detail: str) -> None:
         super().__init__(f"{target} rejected the Serve config (HTTP {status_code}): {detail}")
         self.target = target
+
+
+class CandidateModelMismatchError(InvalidInputError):
+    def __init__(self, candidate: str, candidate_model: str, model: str) -> None:
+        super().__init__(f"Candidate {candidate} is a version of model '{candidate_model}', not of '{model}'")
+
+
+class StrategyMismatchError(SpecError):
+    def __init__(self, path: str, strategy: str, command: str) -> None:
+        super().__init__(path, f"strategy is '{strategy}' but the command is '{command}'")
+
+
+class NoRolloutError(NotFoundError):
+    def __init__(self, model: str, state_dir: Path) -> None:
+        super().__init__(f"Model '{model}' has no rollout in {state_dir}")
+
+
+class NotAChangeError(InvalidInputError):
+    def __init__(self, model: str, version: str) -> None:
+        super().__init__(f"Version '{version}' already is the champion of model '{model}'")
+
+
+class RayServiceNotFoundError(NotFoundError):
+    """The RayService the router was pointed at does not exist."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        super().__init__(f"RayService '{name}' not found in namespace '{namespace}'")
+        self.name = name
+        self.namespace = namespace
+
+
+class InvalidServeConfigV2Error(InvalidInputError):
+    """A Serve config that cannot be, or was not, stored as a RayService's `serveConfigV2`."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"serveConfigV2 of {where}: {problem}")
+
+
+class MissingSettingError(InvalidInputError):
+    def __init__(self, variable: str) -> None:
+        super().__init__(f'{variable} is not set; run: eval "$(python -m cluster env)"')
+        self.variable = variable

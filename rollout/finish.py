@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rollout.adapters.routers.base import Router
 from rollout.clock import Clock
+from rollout.core.state_machine import Phase, RolloutState
 from rollout.effects import remove_effect
-from rollout.policy import Phase, RolloutState
-from rollout.routers.base import Router
+from rollout.persistence.store import RolloutStore
 from rollout.steps import REMOVE, REVERT, StepExecutor
-from rollout.store import RolloutStore
 
 VERDICT_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING})
 

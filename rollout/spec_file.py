@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from rollout.core.spec import RolloutSpec, parse_spec
 from rollout.errors import SpecError
-from rollout.spec import RolloutSpec, parse_spec
 
 STRATEGIES = ("canary", "bluegreen", "shadow", "abtest")
 

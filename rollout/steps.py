@@ -1,4 +1,5 @@
-"""Applying rollout steps durably: "intent, then applied" (see `rollout.store`), with retries and crash recovery.
+"""Applying rollout steps durably: "intent, then applied" (see `rollout.persistence.store`), with retries and crash
+recovery.
 
 A step is persisted as an intent (`RolloutStore.begin`) before the router is touched; the router applies its
 effect (`rollout.effects.apply_effect`, idempotent) and the registry records a verdict it carries; then the
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from registry.errors import RayshipError, UnavailableError
+from rayship.errors import RayshipError, UnavailableError
+from rollout.adapters.routers.base import Router
 from rollout.clock import Clock
+from rollout.core.state_machine import RolloutState
 from rollout.effects import Effect, apply_effect
-from rollout.policy import RolloutState
-from rollout.routers.base import Router
-from rollout.store import Intent, RolloutStore
+from rollout.persistence.store import Intent, RolloutStore
 
-# The driver's own steps, beside the policy's actions (`rollout.policy.Action`) in the event log.
+# The driver's own steps, beside the policy's actions (`rollout.core.state_machine.Action`) in the event log.
 DEPLOY = "deploy_candidate"
 REMOVE = "remove_version"
 REVERT = "revert"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from registry.errors import UnavailableError
+from rayship.errors import UnavailableError
+from rollout.adapters.metrics_source import MetricsSource, StatsSnapshot, observation_between
 from rollout.clock import Clock
-from rollout.metrics_source import MetricsSource, StatsSnapshot, observation_between
-from rollout.observation import Observation
-from rollout.policy import TERMINAL_PHASES, Phase, RolloutState
+from rollout.core.observation import Observation
+from rollout.core.state_machine import TERMINAL_PHASES, Phase, RolloutState
 
 SNAPSHOT_POLL_S = 0.25
 

@@ -28,18 +28,18 @@ curl -s -i "$RAYSHIP_SERVE_URL/v1/models/iris:predict" -H 'content-type: applica
   -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | grep -iE "^(HTTP|x-model-version)|predictions"
 
 say "4/8 Live traffic: 15 requests/s to the gateway in the background"
-$PY scripts/demo_steps.py traffic --model iris --rps 15 --duration-s 900 &
+$PY -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 900 &
 TRAFFIC_PID=$!
 
 say "5/8 Train a challenger (v2) the same way"
 $PY -m training sweep --config configs/training/iris-sklearn.yaml --register
-V2=$($PY scripts/demo_steps.py newest-version iris)
+V2=$($PY -m scripts.demo_steps newest-version iris)
 
 say "6/8 Canary models:/iris/$V2: weights step up while the analysis watches live per-version metrics"
 $PY -m rollout canary --model iris --candidate "models:/iris/$V2"
 
 say "7/8 Register v3, honestly broken: it starts and passes health checks, then fails on every real input"
-V3=$($PY scripts/demo_steps.py register-broken iris | tail -n 1)  # MLflow prints run links before it
+V3=$($PY -m scripts.demo_steps register-broken iris | tail -n 1)  # MLflow prints run links before it
 echo "registered models:/iris/$V3"
 
 say "8/8 Canary models:/iris/$V3: the analysis must roll it back on its own"

@@ -1,8 +1,8 @@
 """The Python steps of `make demo` that have no CLI of their own.
 
-    python scripts/demo_steps.py newest-version iris
-    python scripts/demo_steps.py register-broken iris        # prints the new version
-    python scripts/demo_steps.py traffic --model iris --rps 15 --duration-s 600 &
+    python -m scripts.demo_steps newest-version iris
+    python -m scripts.demo_steps register-broken iris        # prints the new version
+    python -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 600 &
 
 `register-broken` registers, with its digests like any version, a model that loads and passes the replica health
 check (an all-zero probe row) but raises on every real input: a preprocessing bug shipped for real, which the
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 ROWS = ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5])
 
@@ -27,7 +25,7 @@ def newest_version(model: str) -> int:
 
 
 def register_broken(model: str) -> str:
-    from training.example_models import register_broken as register
+    from scripts.example_models import register_broken as register
 
     return register(model, experiment="demo-broken-candidate", sweep_id="demo").version
 
@@ -73,5 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     raise SystemExit(main())

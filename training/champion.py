@@ -8,8 +8,9 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
+from rayship.errors import ModelNotFoundError, UnavailableError
 from registry.api import download_verified, resolve
-from registry.errors import AliasNotFoundError, ModelNotFoundError, UnavailableError
+from registry.errors import AliasNotFoundError
 from registry.model_facts import read_model_facts
 from training.datasets import Splits
 from training.gate import ChampionScore

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from registry.errors import RayshipError
+from rayship.errors import RayshipError
 from training.errors import SweepInterruptedError
 from training.spec import load_spec
 from training.sweep import SweepOutcome, run_sweep

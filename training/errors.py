@@ -1,10 +1,10 @@
-"""Errors raised by training; all subclass rayship's one hierarchy in `registry.errors`."""
+"""Errors raised by training; all subclass rayship's one root in `rayship.errors`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from registry.errors import InvalidInputError, NotFoundError, RayshipError, UnavailableError
+from rayship.errors import InvalidInputError, NotFoundError, RayshipError, UnavailableError
 
 
 class SpecFileError(InvalidInputError):

@@ -1,6 +1,6 @@
 """The gateway application: `import_path: deployments.gateway.app:build_app`, route prefix `/`.
 
-The `Gateway` deployment's `user_config` is the traffic policy (`deployments/policy.py:GatewayConfig`).
+The `Gateway` deployment's `user_config` is the traffic policy (`deployments/traffic_policy.py:GatewayConfig`).
 `reconfigure()` validates it and swaps it atomically; it never raises for a valid policy (raising makes Serve
 replace the replica). An invalid policy is logged and rejected while the previous one keeps serving, except on a
 replica's very first configuration, where there is nothing to fall back to and the deploy must fail.
@@ -31,8 +31,8 @@ from deployments.gateway.caller import ServeVersionCaller
 from deployments.gateway.http import create_http_app
 from deployments.gateway.prometheus import PrometheusRecorder
 from deployments.metrics import CounterStore, FanOutRecorder
-from deployments.policy import GatewayConfig
 from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
+from deployments.traffic_policy import GatewayConfig
 
 logger = logging.getLogger("ray.serve")
 

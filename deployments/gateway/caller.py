@@ -20,19 +20,14 @@ from ray.serve.context import _get_global_client
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
 
+from deployments.errors import VersionUnavailableError
 from deployments.gateway.batcher import VersionBatcher
 from deployments.types import Features, ModelMetadata, Prediction, VersionError
 from deployments.version_app import DEPLOYMENT_NAME
-from registry.errors import UnavailableError
 
 logger = logging.getLogger("ray.serve")
 
 UNAVAILABLE = (RayActorError, BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError)
-
-
-class VersionUnavailableError(UnavailableError):
-    def __init__(self, app: str, reason: str) -> None:
-        super().__init__(f"Serve app '{app}' is unavailable: {reason}")
 
 
 def running_replicas(details: Mapping[str, Any]) -> dict[str, int]:

@@ -6,7 +6,7 @@ import logging
 
 from fastapi.responses import JSONResponse
 
-from registry.errors import RayshipError
+from rayship.errors import RayshipError
 
 logger = logging.getLogger(__name__)
 

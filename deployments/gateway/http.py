@@ -28,12 +28,12 @@ from deployments.errors import (
     PayloadTooLargeError,
     RouteNotFoundError,
     UnsupportedMediaTypeError,
-    VersionNotFoundError,
     VersionNotReadyError,
 )
 from deployments.gateway.errors import MODEL_VERSION_HEADER, error_response
 from deployments.stats import ModelStats
 from deployments.types import Served
+from rayship.errors import VersionNotFoundError
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

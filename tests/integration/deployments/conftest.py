@@ -18,9 +18,9 @@ import pytest
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
 from deployments.gateway.app import policy_digest
-from deployments.policy import GatewayConfig
+from deployments.traffic_policy import GatewayConfig
 from registry.api import PinnedVersion
-from training.example_models import register_iris
+from scripts.example_models import register_iris
 
 MODEL = "iris-serving"
 ROW = [5.1, 3.5, 1.4, 0.2]

@@ -6,7 +6,7 @@ import os
 import signal
 from collections import Counter
 
-from training.example_models import register_dead
+from scripts.example_models import register_dead
 
 MODEL = "iris-serving"  # the model the `two_versions` fixture registers
 ROW = [5.1, 3.5, 1.4, 0.2]

@@ -9,7 +9,7 @@ import httpx
 import mlflow
 
 from deployments.gateway.app import policy_digest
-from deployments.policy import GatewayConfig
+from deployments.traffic_policy import GatewayConfig
 from registry import tags
 
 MODEL = "iris-serving"  # the model the `two_versions` fixture registers

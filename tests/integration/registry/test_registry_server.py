@@ -9,7 +9,7 @@ from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from registry import download_verified, register, resolve, verify
+from registry.api import download_verified, register, resolve, verify
 from registry.catalog import model_card
 from registry.cli import EXIT_OK, EXIT_VERIFY_FAILED, main
 from registry.connection import connect

@@ -18,11 +18,11 @@ from cluster.settings import ClusterSettings
 from cluster.token import token_path
 from deployments.stats import ModelStats
 from registry.api import PinnedVersion
+from rollout.adapters.metrics_source import STATS_PATH
+from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.cli import SPEC_DIR
 from rollout.clock import SystemClock
-from rollout.metrics_source import STATS_PATH
-from rollout.routers.serve_rest import ServeRestRouter
-from training.example_models import register_broken, register_iris
+from scripts.example_models import register_broken, register_iris
 
 MODEL = "iris-rollout"
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -153,7 +153,7 @@ def serve_router(cluster: ClusterSettings, token: str) -> Iterator[ServeRestRout
 @pytest.fixture(scope="session")
 def rollout_versions(cluster: ClusterSettings) -> dict[str, PinnedVersion]:
     """A champion, a good candidate and a candidate that deploys, reaches RUNNING, then fails on every real
-    input (`training.example_models.register_broken`), registered once."""
+    input (`scripts.example_models.register_broken`), registered once."""
     return {
         "champion": register_iris(MODEL, **LINEAGE),
         "good": register_iris(MODEL, **LINEAGE),

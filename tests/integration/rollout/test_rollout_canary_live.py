@@ -12,17 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from cluster.settings import ClusterSettings
+from rollout.adapters.metrics_source import GatewayStatsSource
+from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.clock import SystemClock
+from rollout.core.state_machine import Phase
 from rollout.driver import RolloutDriver
-from rollout.history import ProgressLog
-from rollout.lease import LeaseFile
-from rollout.metrics_source import GatewayStatsSource
-from rollout.policy import Phase
-from rollout.report import write_report
-from rollout.routers.serve_rest import ServeRestRouter
-from rollout.serve_config import app_names, gateway_policy, policy_weights
+from rollout.persistence.history import ProgressLog
+from rollout.persistence.lease import LeaseFile
+from rollout.persistence.store import RolloutStore
+from rollout.presentation.report import write_report
+from rollout.serve_edits import app_names, gateway_policy, policy_weights
 from rollout.spec_file import load_spec
-from rollout.store import RolloutStore
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 SPEC = load_spec(Path(__file__).resolve().parents[3] / "configs" / "rollouts" / "canary.yaml").model_copy(

@@ -14,7 +14,7 @@ from cluster.settings import ClusterSettings
 from registry.api import resolve
 from registry.catalog import set_alias
 from rollout.cli import main
-from rollout.lease import LeaseFile
+from rollout.persistence.lease import LeaseFile
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 

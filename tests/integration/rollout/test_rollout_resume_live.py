@@ -1,7 +1,7 @@
 """`kill -9` of a live `python -m rollout canary` and the same command run again, on the shared local cluster.
 
-The driver persists every decision before acting (rollout/store.py), so the rerun takes the dead driver's lease
-over and continues: each weight is applied exactly once in the event log, and the rollout is promoted. While no
+The driver persists every decision before acting (rollout/persistence/store.py), so the rerun takes the dead driver's
+lease over and continues: each weight is applied exactly once in the event log, and the rollout is promoted. While no
 driver runs, nothing changes the split: the gateway keeps serving the last applied weights.
 
 The driver is killed between two steps (frozen with SIGSTOP first, then killed only when no step is pending), so
@@ -20,10 +20,10 @@ from pathlib import Path
 from cluster.settings import ClusterSettings
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
-from rollout.lease import LeaseFile
-from rollout.routers.serve_rest import ServeRestRouter
-from rollout.serve_config import policy_weights
-from rollout.store import RolloutStore
+from rollout.adapters.routers.serve_rest import ServeRestRouter
+from rollout.persistence.lease import LeaseFile
+from rollout.persistence.store import RolloutStore
+from rollout.serve_edits import policy_weights
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 REPO = Path(__file__).resolve().parents[3]

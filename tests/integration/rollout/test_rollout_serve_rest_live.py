@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from cluster.settings import ClusterSettings
+from rollout.adapters.routers.serve_rest import APPLICATIONS_PATH, ServeRestRouter
 from rollout.errors import AppStartError
-from rollout.routers.serve_rest import APPLICATIONS_PATH, ServeRestRouter
-from rollout.serve_config import find_app, version_app, with_version_app
+from rollout.serve_edits import find_app, version_app, with_version_app
 
 SERVE_YAML = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 

@@ -18,17 +18,17 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from cluster.settings import ClusterSettings
-from deployments.policy import VersionRoute
 from deployments.routing import choose_version, sticky_draw
 from deployments.stats import VersionStats
+from deployments.traffic_policy import VersionRoute
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
+from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.cli import main
-from rollout.lease import LeaseFile
-from rollout.policy import Phase, RolloutState
-from rollout.routers.serve_rest import ServeRestRouter
-from rollout.serve_config import app_names, gateway_policy, policy_weights
-from rollout.store import AppliedEvent, RolloutStore
+from rollout.core.state_machine import Phase, RolloutState
+from rollout.persistence.lease import LeaseFile
+from rollout.persistence.store import AppliedEvent, RolloutStore
+from rollout.serve_edits import app_names, gateway_policy, policy_weights
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 VERDICT_TAG, ROLE_TAG = "rayship.rollout.verdict", "rayship.rollout.role"

@@ -2,9 +2,10 @@ import mlflow
 import numpy as np
 import pytest
 
-from registry import download_verified, read_model_facts, resolve
 from registry import tags as tag_names
+from registry.api import download_verified, resolve
 from registry.manifest import decode_manifest
+from registry.model_facts import read_model_facts
 from training.datasets import load_table
 from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG
 

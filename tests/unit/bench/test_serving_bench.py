@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH_DIR = Path(__file__).resolve().parents[3] / "bench"
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:8000/direct
   2 threads and 16 connections
   Latency Distribution
@@ -23,15 +21,7 @@ Requests/sec:    311.38
 
 
 def load(name: str):
-    sys.path.insert(0, str(BENCH_DIR))  # the benchmarks import their shared modules by name
-    try:
-        spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH_DIR))
-    return module
+    return importlib.import_module(f"bench.{name}")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from deployments.policy import GatewayConfig
+from deployments.traffic_policy import GatewayConfig
 from deployments.version_app import BatchSettings, VersionAppArgs
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"

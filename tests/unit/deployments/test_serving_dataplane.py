@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 
 from deployments.dataplane import DataPlane, agreeing_rows
-from deployments.errors import (
-    ModelNotFoundError,
-    NoReadyVersionError,
-    VersionFailedError,
-    VersionNotReadyError,
-    VersionReportedError,
-)
-from deployments.policy import GatewayConfig
+from deployments.errors import NoReadyVersionError, VersionFailedError, VersionNotReadyError, VersionReportedError
+from deployments.traffic_policy import GatewayConfig
 from deployments.types import Features
-from registry.errors import UnavailableError
+from rayship.errors import ModelNotServedError, UnavailableError
 
 ROWS = Features(np.array([[1.0, 2.0], [3.0, 4.0]]))
 
@@ -159,7 +153,7 @@ def test_agreeing_rows(live, mirrored, agreed) -> None:
 
 def test_unknown_model_and_readiness(plane, fake_caller, recorder) -> None:
     data_plane = plane([0.1])
-    with pytest.raises(ModelNotFoundError, match="^Model 'wine' is not served by this gateway$"):
+    with pytest.raises(ModelNotServedError, match="^Model 'wine' is not served by this gateway$"):
         run(data_plane.predict("wine", ROWS))
     assert data_plane.ready()
     fake_caller.ready = {"iris-v2"}

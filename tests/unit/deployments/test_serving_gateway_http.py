@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from deployments.dataplane import DataPlane
 from deployments.gateway.http import create_http_app
-from deployments.policy import GatewayConfig
 from deployments.stats import ModelStats
+from deployments.traffic_policy import GatewayConfig
 
 ADMIN = "admin-token"
 JSON = {"content-type": "application/json"}

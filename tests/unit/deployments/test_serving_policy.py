@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from deployments.policy import GatewayConfig, ModelPolicy
+from deployments.traffic_policy import GatewayConfig, ModelPolicy
 
 EXAMPLE = {
     "max_body_bytes": 1048576,

@@ -7,7 +7,7 @@ import asyncio
 from ray.serve._private.common import ReplicaState
 
 from deployments.gateway.caller import ServeVersionCaller, running_replicas
-from deployments.policy import GatewayConfig
+from deployments.traffic_policy import GatewayConfig
 
 
 def app(deployment: str, *states: ReplicaState) -> dict:

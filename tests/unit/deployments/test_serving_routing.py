@@ -4,9 +4,10 @@ import random
 
 import pytest
 
-from deployments.errors import PinningNotAllowedError, VersionNotFoundError
-from deployments.policy import ModelPolicy, VersionRoute
+from deployments.errors import PinningNotAllowedError
 from deployments.routing import choose_version, plan_route, sticky_draw
+from deployments.traffic_policy import ModelPolicy, VersionRoute
+from rayship.errors import VersionNotFoundError
 
 
 def routes(*pairs: tuple[str, int]) -> list[VersionRoute]:

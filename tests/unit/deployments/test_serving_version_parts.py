@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from deployments.batch import split_outputs
 from deployments.errors import FeatureCountError, FeatureTypeError, MissingColumnsError
 from deployments.model_schema import conform, input_specs, schema_from_signature
+from deployments.output_split import split_outputs
 from deployments.types import Features, TensorSpec
 from deployments.version_app import VersionAppArgs
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kuberay.errors import ServeConfigError
-from kuberay.serve_config import cluster_serve_config, load_serve_config, serve_config_yaml
+from kuberay.serve_config_v2 import cluster_serve_config, load_serve_config, serve_config_yaml
 
 LOCAL = {
     "proxy_location": "EveryNode",

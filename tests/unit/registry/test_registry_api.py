@@ -1,17 +1,16 @@
 import mlflow
 import pytest
 
-from registry import PinnedVersion, download_verified, register, resolve, verify
+from rayship.errors import ModelNotFoundError, VersionNotFoundError
 from registry import tags as tag_names
+from registry.api import PinnedVersion, download_verified, register, resolve, verify
 from registry.connection import connect
 from registry.errors import (
     AliasNotFoundError,
     DigestMismatchError,
     LoggedModelNotFoundError,
     ManifestMissingError,
-    ModelNotFoundError,
     RegistryUnavailableError,
-    VersionNotFoundError,
 )
 from registry.manifest import compute_manifest, decode_manifest
 

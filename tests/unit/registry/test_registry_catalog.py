@@ -1,9 +1,10 @@
 import pytest
 
-from registry import PinnedVersion, register
+from rayship.errors import VersionNotFoundError
 from registry import tags as tag_names
+from registry.api import PinnedVersion, register
 from registry.catalog import archive, delete_alias, list_models, list_versions, model_card, set_alias
-from registry.errors import AliasHeldError, AliasNotFoundError, InvalidAliasError, VersionNotFoundError
+from registry.errors import AliasHeldError, AliasNotFoundError, InvalidAliasError
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import pytest
 
-from registry import register
+from registry.api import register
 from registry.cli import EXIT_ERROR, EXIT_OK, EXIT_VERIFY_FAILED, main
 
 

@@ -4,7 +4,8 @@ from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from registry.model_facts import InputColumn, UnsupportedModelError, read_model_facts
+from registry.errors import UnsupportedModelError
+from registry.model_facts import InputColumn, read_model_facts
 
 
 def test_facts_come_from_mlmodel_signature_and_rayship_metadata(tmp_path):

@@ -10,15 +10,10 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from rollout.errors import AppStartError, RouterUnavailableError
-from rollout.routers.base import Router
-from rollout.routers.rayservice import (
-    InvalidServeConfigV2Error,
-    RayServiceNotFoundError,
-    RayServiceRouter,
-    serve_config_patch,
-)
-from rollout.serve_config import (
+from rollout.adapters.routers.base import Router
+from rollout.adapters.routers.rayservice import RayServiceRouter, serve_config_patch
+from rollout.errors import AppStartError, InvalidServeConfigV2Error, RayServiceNotFoundError, RouterUnavailableError
+from rollout.serve_edits import (
     app_names,
     find_app,
     policy_weights,

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rollout.analysis import (
+from rollout.core.analysis import (
     error_rate,
     evaluate_checks,
     is_conclusive,
@@ -14,8 +14,8 @@ from rollout.analysis import (
     two_proportion_z_test,
     window_between,
 )
-from rollout.observation import LatencyBucket, VersionCounters, VersionWindow
-from rollout.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
+from rollout.core.observation import LatencyBucket, VersionCounters, VersionWindow
+from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
 
 BUCKETS = [
     LatencyBucket(le_ms=10, count=50),

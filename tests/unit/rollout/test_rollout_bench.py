@@ -4,25 +4,13 @@ watcher's samples, the summary against the goal and the timeline."""
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH_DIR = Path(__file__).resolve().parents[3] / "bench"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH_DIR))  # the benchmarks import their shared `serve_admin` module by name
-    try:
-        spec = importlib.util.spec_from_file_location("bench_rollout", BENCH_DIR / "bench_rollout.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH_DIR))
-    return module
+    return importlib.import_module("bench.bench_rollout")
 
 
 def test_version_weights_from_the_policy_view(bench) -> None:
@@ -61,10 +49,10 @@ def test_summary_against_the_goal(bench) -> None:
 
 
 def test_the_timeline_says_where_the_seconds_went(bench) -> None:
-    from rollout.history import Progress
-    from rollout.observation import Observation, VersionWindow
-    from rollout.policy import Phase, RolloutState
-    from rollout.store import AppliedEvent
+    from rollout.core.observation import Observation, VersionWindow
+    from rollout.core.state_machine import Phase, RolloutState
+    from rollout.persistence.history import Progress
+    from rollout.persistence.store import AppliedEvent
 
     def state(**update) -> RolloutState:
         base = dict(rollout_id="r", model="m", strategy="canary", champion="1", candidate="2", started_at_s=0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rollout import cli, environment
-from rollout.lease import LeaseFile
+from rollout.persistence.lease import LeaseFile
 
 _FAKES = importlib.util.spec_from_file_location(
     "rollout_driver_fakes", Path(__file__).with_name("test_rollout_driver.py")

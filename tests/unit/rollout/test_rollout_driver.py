@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from rollout.driver import DriverSettings, NotAChangeError, RolloutDriver
-from rollout.errors import AppStartError, LeaseHeldError, MetricsUnavailableError
-from rollout.history import Progress, ProgressLog
-from rollout.lease import LeaseFile
-from rollout.metrics_source import StatsSnapshot
-from rollout.observation import LatencyBucket, VersionCounters
-from rollout.policy import Phase
-from rollout.report import analysed_intervals, write_report
-from rollout.routers.base import DEPLOY_FAILED, RUNNING, Router
-from rollout.serve_config import find_app, gateway_policy, policy_weights
-from rollout.spec import parse_spec
+from rollout.adapters.metrics_source import StatsSnapshot
+from rollout.adapters.routers.base import DEPLOY_FAILED, RUNNING, Router
+from rollout.core.observation import LatencyBucket, VersionCounters
+from rollout.core.spec import parse_spec
+from rollout.core.state_machine import Phase
+from rollout.driver import DriverSettings, RolloutDriver
+from rollout.errors import AppStartError, LeaseHeldError, MetricsUnavailableError, NotAChangeError
+from rollout.persistence.history import Progress, ProgressLog
+from rollout.persistence.lease import LeaseFile
+from rollout.persistence.store import RolloutStore
+from rollout.presentation.report import analysed_intervals, write_report
+from rollout.serve_edits import find_app, gateway_policy, policy_weights
 from rollout.spec_file import load_spec
-from rollout.store import RolloutStore
 
 SPEC = parse_spec(
     {

@@ -6,12 +6,12 @@ import io
 
 from rich.console import Console
 
-from rollout.analysis import CheckResult
-from rollout.history import Progress
-from rollout.live_view import LiveView, render
-from rollout.observation import Observation, VersionWindow
-from rollout.policy import Phase, RolloutState, Totals
-from rollout.spec import parse_spec
+from rollout.core.analysis import CheckResult
+from rollout.core.observation import Observation, VersionWindow
+from rollout.core.spec import parse_spec
+from rollout.core.state_machine import Phase, RolloutState, Totals
+from rollout.persistence.history import Progress
+from rollout.presentation.live_view import LiveView, render
 
 SPEC = parse_spec({"strategy": "canary", "step_weights": [20, 40, 60, 80], "threshold": 2})
 STATE = RolloutState(

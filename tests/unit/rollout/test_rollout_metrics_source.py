@@ -6,13 +6,13 @@ import httpx
 import pytest
 
 from deployments.stats import LATENCY_BOUNDS_MS, Histogram, ModelStats, VersionStats
-from rollout.errors import MetricsUnavailableError
-from rollout.metrics_source import (
+from rollout.adapters.metrics_source import (
     GatewayStatsSource,
     counters_from_stats,
     observation_between,
     snapshot_from_model_stats,
 )
+from rollout.errors import MetricsUnavailableError
 
 
 def version_stats(requests: int, errors: dict[str, int], latencies_ms: list[float]) -> VersionStats:

@@ -8,9 +8,9 @@ from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-from registry import register
-from registry.errors import NotFoundError
-from rollout.mlflow_registry import MlflowRolloutRegistry
+from rayship.errors import NotFoundError
+from registry.api import register
+from rollout.adapters.mlflow_registry import MlflowRolloutRegistry
 
 MODEL = "rollout-registry-model"
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from rollout.observation import Observation, VersionWindow
-from rollout.policy import Action, Phase, RolloutState, Totals, abort, start, step
-from rollout.spec import RolloutSpec, parse_spec
+from rollout.core.observation import Observation, VersionWindow
+from rollout.core.spec import RolloutSpec, parse_spec
+from rollout.core.state_machine import Action, Phase, RolloutState, Totals, abort, start, step
 
 CANARY = parse_spec(
     {

@@ -6,12 +6,12 @@ next window's first snapshot, and only then emits the action's progress record, 
 
 from __future__ import annotations
 
-from rollout.analysis import CheckResult
-from rollout.history import Progress
-from rollout.observation import Observation, VersionWindow
-from rollout.policy import Phase, RolloutState
-from rollout.report import analysed_intervals, render_markdown, weight_at, weight_timeline
-from rollout.store import AppliedEvent
+from rollout.core.analysis import CheckResult
+from rollout.core.observation import Observation, VersionWindow
+from rollout.core.state_machine import Phase, RolloutState
+from rollout.persistence.history import Progress
+from rollout.persistence.store import AppliedEvent
+from rollout.presentation.report import analysed_intervals, render_markdown, weight_at, weight_timeline
 
 START = RolloutState(
     rollout_id="r1",

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rollout.core.spec import parse_spec, sticky_header
+from rollout.core.state_machine import start, step
 from rollout.effects import apply_effect, route_effect
 from rollout.errors import (
     AppNotFoundError,
@@ -19,8 +21,7 @@ from rollout.errors import (
     ProtectedAppError,
     VersionNotInPolicyError,
 )
-from rollout.policy import start, step
-from rollout.serve_config import (
+from rollout.serve_edits import (
     find_app,
     gateway_policy,
     policy_weights,
@@ -35,7 +36,6 @@ from rollout.serve_config import (
     without_app,
     without_policy_version,
 )
-from rollout.spec import parse_spec, sticky_header
 
 SERVE_YAML = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 

@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
+from rollout.adapters.routers.base import Router
+from rollout.adapters.routers.serve_rest import ServeRestRouter, config_from_details
 from rollout.errors import AppStartError, ImperativeAppError, RouterUnavailableError, ServeConfigRejectedError
-from rollout.routers.base import Router
-from rollout.routers.serve_rest import ServeRestRouter, config_from_details
-from rollout.serve_config import (
+from rollout.serve_edits import (
     find_app,
     policy_weights,
     version_app,

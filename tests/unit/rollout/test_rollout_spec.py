@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from rollout.core.spec import ABTestSpec, BlueGreenSpec, CanarySpec, ShadowSpec, parse_spec
 from rollout.errors import SpecError
-from rollout.spec import ABTestSpec, BlueGreenSpec, CanarySpec, ShadowSpec, parse_spec
 from rollout.spec_file import load_spec
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "rollouts"

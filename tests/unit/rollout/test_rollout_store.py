@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from rollout.core.state_machine import Phase, RolloutState
 from rollout.errors import CorruptStoreError, StoreConflictError
-from rollout.policy import Phase, RolloutState
-from rollout.store import Intent, RolloutStore
+from rollout.persistence.store import Intent, RolloutStore
 
 WEIGHTS = [10, 25, 50, 75]
 
@@ -96,9 +96,9 @@ DRIVER = textwrap.dedent(
     """
     import json, os, signal, sys
     from pathlib import Path
-    from rollout import store as store_module
-    from rollout.policy import Phase, RolloutState
-    from rollout.store import RolloutStore
+    from rollout.persistence import store as store_module
+    from rollout.core.state_machine import Phase, RolloutState
+    from rollout.persistence.store import RolloutStore
 
     root, crash_step, crash_point = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     weights = json.loads(sys.argv[4])

@@ -10,7 +10,7 @@ from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
 from registry.api import download_verified
-from training.example_models import register_reference_forest
+from scripts.example_models import register_reference_forest
 
 
 @pytest.fixture

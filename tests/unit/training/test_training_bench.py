@@ -1,16 +1,10 @@
 import importlib.util
-from pathlib import Path
 
 from training.sweep import SweepOutcome
 
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_training.py"
-
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_training", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("bench.bench_training")
 
 
 def outcome(wall_s, durations, startup_s=3.0):

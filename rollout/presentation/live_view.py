@@ -9,11 +9,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from rollout.analysis import CheckResult, describe_agreement
-from rollout.history import Progress
-from rollout.observation import Observation, VersionWindow
-from rollout.policy import Phase, RolloutState
-from rollout.spec import RolloutSpec
+from rollout.core.analysis import CheckResult, describe_agreement
+from rollout.core.observation import Observation, VersionWindow
+from rollout.core.spec import RolloutSpec
+from rollout.core.state_machine import Phase, RolloutState
+from rollout.persistence.history import Progress
 
 PHASE_STYLES = {
     Phase.INITIALIZED: "cyan",

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
+from rollout.adapters.routers.base import DELETING, DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
 from rollout.clock import Clock
 from rollout.errors import AppStartError, ImperativeAppError, RouterUnavailableError, ServeConfigRejectedError
-from rollout.routers.base import DELETING, DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
 
 APPLICATIONS_PATH = "/api/serve/applications/"
 INSTANCE_KEYS = ("proxy_location", "http_options", "grpc_options", "target_capacity")

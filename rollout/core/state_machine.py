@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.analysis import CheckResult, describe_agreement, evaluate_checks, is_conclusive, two_proportion_z_test
-from rollout.observation import Observation, VersionWindow
-from rollout.spec import ABTestSpec, RolloutSpec, ShadowSpec, mirror_percent, promotes_on_success
+from rollout.core.analysis import CheckResult, describe_agreement, evaluate_checks, is_conclusive, two_proportion_z_test
+from rollout.core.observation import Observation, VersionWindow
+from rollout.core.spec import ABTestSpec, RolloutSpec, ShadowSpec, mirror_percent, promotes_on_success
 
 
 class Phase(StrEnum):

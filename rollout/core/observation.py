@@ -1,6 +1,6 @@
 """What the rollout policy sees each interval: per-version request counts, errors and latency over a window.
 
-Metrics sources produce cumulative `VersionCounters` (as the gateway counts them); `rollout.analysis` turns
+Metrics sources produce cumulative `VersionCounters` (as the gateway counts them); `rollout.core.analysis` turns
 two snapshots into a `VersionWindow`, and the driver hands the policy one `Observation` per interval.
 """
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rollout.analysis import agreement, describe_agreement
-from rollout.atomic_file import write_atomically
-from rollout.history import Progress
-from rollout.observation import VersionWindow
-from rollout.policy import CLOCK_TOLERANCE_S
-from rollout.store import AppliedEvent
+from rollout.core.analysis import agreement, describe_agreement
+from rollout.core.observation import VersionWindow
+from rollout.core.state_machine import CLOCK_TOLERANCE_S
+from rollout.persistence.atomic_file import write_atomically
+from rollout.persistence.history import Progress
+from rollout.persistence.store import AppliedEvent
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rollout.atomic_file import write_atomically
 from rollout.errors import LeaseHeldError, LeaseLostError
+from rollout.persistence.atomic_file import write_atomically
 
 LEASE_FILE = "lease.json"
 LOCK_FILE = "lease.lock"

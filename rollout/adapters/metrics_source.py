@@ -18,9 +18,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deployments.stats import ModelStats, VersionStats
-from rollout.analysis import window_between
+from rollout.core.analysis import window_between
+from rollout.core.observation import LatencyBucket, Observation, VersionCounters
 from rollout.errors import MetricsUnavailableError
-from rollout.observation import LatencyBucket, Observation, VersionCounters
 
 STATS_PATH = "/-/rayship/stats"
 VERSION_CLIENT_ERRORS = frozenset({"400", "422"})

@@ -7,8 +7,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.observation import LatencyBucket, VersionCounters, VersionWindow
-from rollout.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
+from rollout.core.observation import LatencyBucket, VersionCounters, VersionWindow
+from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
 
 
 class CheckResult(BaseModel):

@@ -1,7 +1,7 @@
 """Pure transforms over a Ray Serve config dict (the shape of `configs/serve.yaml` and of `GET
 /api/serve/applications/`'s deploy config): add or remove a version app, read or replace a model's gateway
 policy, set weights. Every function returns a new dict and never mutates its input; a resulting gateway
-`user_config` is validated with the gateway's own schema (`deployments.policy.GatewayConfig`).
+`user_config` is validated with the gateway's own schema (`deployments.traffic_policy.GatewayConfig`).
 
 Rollouts change nothing else: the gateway app's code, args and route, and other models' apps stay untouched,
 so Ray sees only (a) new or removed version apps and (b) a `user_config` change it applies with
@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from deployments.policy import GatewayConfig
+from deployments.traffic_policy import GatewayConfig
 from rollout.errors import (
     AppNotFoundError,
     GatewayNotFoundError,

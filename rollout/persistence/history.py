@@ -1,6 +1,6 @@
 """What the driver saw and decided, interval by interval: `<root>/<model>/history.jsonl` (append-only).
 
-The event log (`rollout.store`) holds only applied actions; the history also keeps every analysed window, so
+The event log (`rollout.persistence.store`) holds only applied actions; the history also keeps every analysed window, so
 the live view and the report can show rates, p99 and checks over time - including from before a driver
 restart.
 """
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.analysis import CheckResult
-from rollout.jsonl import append_line, complete_lines
-from rollout.observation import Observation
-from rollout.policy import RolloutState
+from rollout.core.analysis import CheckResult
+from rollout.core.observation import Observation
+from rollout.core.state_machine import RolloutState
+from rollout.persistence.jsonl import append_line, complete_lines
 
 HISTORY_FILE = "history.jsonl"
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rollout.atomic_file import write_atomically
+from rollout.core.state_machine import RolloutState
 from rollout.errors import CorruptStoreError, StoreConflictError
-from rollout.jsonl import append_line, complete_lines
-from rollout.policy import RolloutState
+from rollout.persistence.atomic_file import write_atomically
+from rollout.persistence.jsonl import append_line, complete_lines
 
 STATE_FILE = "state.json"
 EVENTS_FILE = "events.jsonl"

@@ -17,10 +17,9 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from registry.errors import InvalidInputError, NotFoundError
+from rollout.adapters.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
 from rollout.clock import Clock, SystemClock
-from rollout.errors import AppStartError, RouterUnavailableError
-from rollout.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
+from rollout.errors import AppStartError, InvalidServeConfigV2Error, RayServiceNotFoundError, RouterUnavailableError
 
 GROUP = "ray.io"
 VERSION = "v1"
@@ -28,22 +27,6 @@ PLURAL = "rayservices"
 MERGE_PATCH = "application/merge-patch+json"
 # Same as the Serve REST router: an awaited app in one of these has failed, waiting longer will not help.
 FAILED_STATUSES = (DEPLOY_FAILED, UNHEALTHY)
-
-
-class RayServiceNotFoundError(NotFoundError):
-    """The RayService the router was pointed at does not exist."""
-
-    def __init__(self, name: str, namespace: str) -> None:
-        super().__init__(f"RayService '{name}' not found in namespace '{namespace}'")
-        self.name = name
-        self.namespace = namespace
-
-
-class InvalidServeConfigV2Error(InvalidInputError):
-    """A Serve config that cannot be, or was not, stored as a RayService's `serveConfigV2`."""
-
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"serveConfigV2 of {where}: {problem}")
 
 
 class CustomObjectsApi(Protocol):

@@ -1,7 +1,7 @@
 """The interface every traffic router implements (Flagger's three-method `Router`, for Ray Serve).
 
 A router moves whole Serve configs; what changes inside them is decided by the pure transforms in
-`rollout.serve_config`. Implementations: the Serve REST API on the dashboard, and KubeRay's RayService.
+`rollout.serve_edits`. Implementations: the Serve REST API on the dashboard, and KubeRay's RayService.
 """
 
 from __future__ import annotations

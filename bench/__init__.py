@@ -1,0 +1,1 @@
+"""rayship benchmarks: `make bench` runs `python -m bench.run_all`."""
