@@ -4,11 +4,10 @@ At start a replica resolves the pinned version through `registry`, downloads it,
 against the digests recorded at registration (`registry.download_verified`; a tampered artifact raises
 `DigestMismatchError`, so that deploy fails and other versions keep serving), and loads the fastest predictor
 for its flavour. The app has no HTTP route: the gateway calls `predict_many(batch)` and `metadata()` through
-handles; `predict(features)` serves single requests from other callers.
+handles.
 
-Batching (`max_batch_size`, `batch_wait_timeout_s`) starts from the args and can be changed through the
-deployment's `user_config` without a restart; a gateway's batch is split by `max_batch_size` only. Replicas,
-autoscaling and `num_cpus` come from the Serve config.
+A gateway's batch is predicted in model calls of at most `max_batch_size` requests, set by the deployment's
+`user_config` and changed without a restart. Replicas, autoscaling and `num_cpus` come from the Serve config.
 """
 
 from __future__ import annotations
@@ -39,18 +38,17 @@ PINNED_URI_PATTERN = r"^models:/[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+$"
 
 
 class BatchSettings(BaseModel):
-    """`@serve.batch` settings; also the shape of the version deployment's `user_config`."""
+    """The version deployment's `user_config`: how a gateway's batch is cut into model calls."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_batch_size: int = Field(32, ge=1, le=1024, description="Most requests combined into one model call.")
-    batch_wait_timeout_s: float = Field(
-        0.002, ge=0.0, le=1.0, description="Longest wait for a batch to fill before predicting, in seconds."
-    )
 
 
-class VersionAppArgs(BatchSettings):
+class VersionAppArgs(BaseModel):
     """The `args` of a version application in `configs/serve.yaml`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_uri: str = Field(
         pattern=PINNED_URI_PATTERN,
@@ -191,7 +189,6 @@ class ModelVersion:
         self._scratch = None if self._args.download_dir else tempfile.mkdtemp(prefix="rayship-model-")
         self._model = load_version(self._args, Path(self._args.download_dir or self._scratch))
         self._predictor = VersionPredictor(self._model, _batch_size_histogram(self._model.name, self._model.version))
-        self._apply_batching(self._args)
         logger.info("serving %s/%s (%s)", self._model.name, self._model.version, self._model.predictor.flavor)
 
     def __del__(self) -> None:
@@ -205,32 +202,14 @@ class ModelVersion:
         except ValueError as exc:
             logger.error("ignoring invalid batching user_config %s: %s", user_config, exc)
             return
-        self._apply_batching(settings)
-
-    def _apply_batching(self, settings: BatchSettings) -> None:
         self._predictor.max_batch_size = settings.max_batch_size
-        self._predict_batch.set_max_batch_size(settings.max_batch_size)
-        self._predict_batch.set_batch_wait_timeout_s(settings.batch_wait_timeout_s)
-
-    async def predict(self, features: Features) -> Prediction | VersionError:
-        """One request's rows, batched with other callers' by `@serve.batch`; a bad input comes back as a
-        `VersionError` value, not an exception."""
-        conformed = self._predictor.conform(features)
-        if isinstance(conformed, VersionError):
-            return conformed
-        return await self._predict_batch(conformed)
 
     async def predict_many(self, batch: list[Features]) -> list[Prediction | VersionError]:
         """A gateway's batch, already formed: predicted in model calls of at most `max_batch_size` requests.
 
-        It skips `@serve.batch`: the gateway keeps one call in flight per replica, so waiting
-        `batch_wait_timeout_s` for other callers would only add latency, and queueing each request again costs
-        CPU the gateway already spent."""
+        No `@serve.batch` here: the gateway keeps one call in flight per replica, so waiting for other callers
+        would only add latency, and queueing each request again costs CPU the gateway already spent."""
         return self._predictor.predict_many(batch)
-
-    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _predict_batch(self, batch: list[Features]) -> list[Prediction | VersionError]:
-        return self._predictor.predict_chunk(batch)
 
     def metadata(self) -> ModelMetadata:
         return self._model.metadata

@@ -8,7 +8,7 @@ from deployments.errors import FeatureCountError, FeatureTypeError, MissingColum
 from deployments.model_schema import conform, input_specs, schema_from_signature
 from deployments.output_split import split_outputs
 from deployments.types import Features, TensorSpec
-from deployments.version_app import VersionAppArgs
+from deployments.version_app import BatchSettings, VersionAppArgs
 
 COLUMNS = [{"name": "a", "type": "double"}, {"name": "b", "type": "long"}]
 
@@ -54,6 +54,7 @@ def test_batch_outputs_are_split_back_per_request() -> None:
 
 
 def test_version_args_need_a_pinned_uri() -> None:
-    assert VersionAppArgs.model_validate({"model_uri": "models:/iris/3"}).max_batch_size == 32
+    assert VersionAppArgs.model_validate({"model_uri": "models:/iris/3"}).model_uri == "models:/iris/3"
+    assert BatchSettings().max_batch_size == 32  # the user_config's default
     with pytest.raises(ValidationError, match="String should match pattern"):
         VersionAppArgs.model_validate({"model_uri": "models:/iris@champion"})
