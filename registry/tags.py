@@ -15,6 +15,10 @@ METRIC_PREFIX = "rayship.metric."
 GATE = "rayship.gate"
 GATE_REASONS = "rayship.gate_reasons"
 ARCHIVED = "rayship.archived"
+# What a rollout decided about a version, which rollout, and the role the version played in it.
+ROLLOUT_VERDICT = "rayship.rollout.verdict"
+ROLLOUT_ID = "rayship.rollout.id"
+ROLLOUT_ROLE = "rayship.rollout.role"
 
 
 def metric_tag(metric: str) -> str:

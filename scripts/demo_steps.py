@@ -18,10 +18,10 @@ import time
 ROWS = ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5])
 
 
-def newest_version(model: str) -> int:
-    from mlflow import MlflowClient
+def newest_version(model: str) -> str:
+    from registry.catalog import list_versions
 
-    return max(int(v.version) for v in MlflowClient().search_model_versions(f"name='{model}'"))
+    return list_versions(model)[0].version  # newest first
 
 
 def register_broken(model: str) -> str:
