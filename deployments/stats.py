@@ -26,8 +26,9 @@ Response (`ModelStats`), every counter cumulative since the replica started (com
   champion request).
 - `errors` maps an HTTP status (as a string) to the number of requests of this version that ended with it (4xx
   from bad input, 5xx from failures; 503 when the version's app was not ready).
-- `latency_ms` is a histogram of successful requests' latency at the gateway, in milliseconds; `counts[i]` is
-  the number of observations `<= bounds[i]` and above the previous bound; the last count is above the last bound.
+- `latency_ms` is a histogram (`deployments/histogram.py`) of successful requests' latency at the gateway, in
+  milliseconds; `counts[i]` is the number of observations `<= bounds[i]` and above the previous bound; the last
+  count is above the last bound.
 - `batch_size` is a histogram, per successful request, of the size of the batch that served it.
 - `shadow_rows_compared` / `shadow_rows_agreed` (on a shadow target): rows of mirrored requests whose answer was
   compared with the answer users got, and of those, rows with the same prediction (agreement = agreed / compared;
@@ -40,10 +41,9 @@ Response (`ModelStats`), every counter cumulative since the replica started (com
 
 from __future__ import annotations
 
-import bisect
-import math
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from deployments.histogram import Histogram
 
 PUSH_INTERVAL_S = 1.0
 STALE_AFTER_S = 10.0
@@ -51,50 +51,6 @@ LATENCY_BOUNDS_MS: tuple[float, ...] = (
     0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
 )  # fmt: skip
 BATCH_SIZE_BOUNDS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
-
-class Histogram(BaseModel):
-    """Cumulative bucket counts: `counts[i]` is in (bounds[i-1], bounds[i]]; the last count is above every bound."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    bounds: list[float] = Field(description="Upper bounds of the buckets, ascending (ms for latency).")
-    counts: list[int] = Field(description="Observations per bucket; one more entry than `bounds` (overflow).")
-    sum: float = Field(0.0, description="Sum of all observed values.")
-    count: int = Field(0, description="Number of observations.")
-
-    @classmethod
-    def empty(cls, bounds: tuple[float, ...]) -> Histogram:
-        return cls(bounds=list(bounds), counts=[0] * (len(bounds) + 1))
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.sum += value
-        self.count += 1
-
-    def merged(self, other: Histogram) -> Histogram:
-        if other.bounds != self.bounds:
-            raise ValueError("cannot merge histograms with different bounds")
-        counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
-        return Histogram(bounds=self.bounds, counts=counts, sum=self.sum + other.sum, count=self.count + other.count)
-
-    def minus(self, earlier: Histogram) -> Histogram:
-        """Observations made since `earlier` (a previous snapshot of the same counters)."""
-        counts = [a - b for a, b in zip(self.counts, earlier.counts, strict=True)]
-        count = self.count - earlier.count
-        return Histogram(bounds=self.bounds, counts=counts, sum=self.sum - earlier.sum, count=count)
-
-    def quantile(self, q: float) -> float | None:
-        """The upper bound of the bucket holding quantile `q` (None when empty; inf when in the overflow bucket)."""
-        if self.count <= 0:
-            return None
-        rank = max(1, math.ceil(q * self.count))
-        seen = 0
-        for index, count in enumerate(self.counts):
-            seen += count
-            if seen >= rank:
-                return self.bounds[index] if index < len(self.bounds) else math.inf
-        return math.inf
 
 
 class VersionStats(BaseModel):
@@ -118,13 +74,6 @@ class VersionStats(BaseModel):
     shadow_rows_agreed: int = Field(
         0, description="Of the compared rows, those whose prediction equals the live version's prediction."
     )
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-    def server_errors(self) -> int:
-        return sum(count for code, count in self.errors.items() if code.startswith("5"))
 
     def merged(self, other: VersionStats) -> VersionStats:
         errors = dict(self.errors)

@@ -63,11 +63,6 @@ class VersionBatcher(Generic[Answer]):
         self._dispatch(app, lane)
         return await answer
 
-    def queued(self, app: str) -> int:
-        """Requests waiting for a free slot (not yet sent)."""
-        lane = self._lanes.get(app)
-        return len(lane.waiting) if lane else 0
-
     def _dispatch(self, app: str, lane: _Lane[Answer]) -> None:
         while lane.waiting and len(lane.calls) < self.slots(app):
             batch = [(f, a) for f, a in lane.waiting[: self._max_batch_size] if not a.done()]

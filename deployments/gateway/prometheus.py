@@ -4,6 +4,9 @@ Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_ra
 `ray_rayship_errors_total` (also labelled `code`), `ray_rayship_latency_ms` (histogram, successful requests) and
 `ray_rayship_batch_size` (histogram, per successful request), and for shadow targets
 `ray_rayship_shadow_rows_compared_total` / `ray_rayship_shadow_rows_agreed_total`.
+
+The histograms use the stats endpoint's bounds, so `histogram_quantile` over them interpolates to the figure
+`deployments.histogram.Histogram.quantile` (what the rollout analysis judges) gives for the same interval.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deployments.stats import ModelStats, VersionStats
 from rollout.core.analysis import window_between
-from rollout.core.observation import LatencyBucket, Observation, VersionCounters
+from rollout.core.observation import Observation, VersionCounters
 from rollout.errors import MetricsUnavailableError
 
 STATS_PATH = "/-/rayship/stats"
@@ -53,17 +53,11 @@ def counts_against_version(status_code: str) -> bool:
 
 
 def counters_from_stats(stats: VersionStats) -> VersionCounters:
-    """The gateway's per-bucket histogram as cumulative Prometheus-style buckets, the version's errors and its
-    shadow comparisons."""
-    buckets, running = [], 0
-    for bound, count in zip(stats.latency_ms.bounds, stats.latency_ms.counts, strict=False):
-        running += count
-        buckets.append(LatencyBucket(le_ms=bound, count=running))
+    """The version's requests, its failures (see the module docstring), its latency and its shadow comparisons."""
     return VersionCounters(
         requests=stats.requests,
         errors=sum(count for code, count in stats.errors.items() if counts_against_version(code)),
-        latency_buckets=buckets,
-        latency_count=stats.latency_ms.count,
+        latency_ms=stats.latency_ms,
         shadow_rows_compared=stats.shadow_rows_compared,
         shadow_rows_agreed=stats.shadow_rows_agreed,
     )

@@ -1,5 +1,6 @@
-"""Pure statistics for rollout analysis: windows from counter deltas, error rates, histogram quantiles, a
-two-proportion z-test, and the evaluation of a spec's checks into `CheckResult`s."""
+"""Pure statistics for rollout analysis: windows from counter deltas (latency quantiles from
+`deployments.histogram`), error rates, a two-proportion z-test, and the evaluation of a spec's checks into
+`CheckResult`s."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rollout.core.observation import LatencyBucket, VersionCounters, VersionWindow
+from rollout.core.observation import VersionCounters, VersionWindow
 from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
 
 
@@ -48,23 +49,6 @@ def describe_agreement(compared: int, agreed: int) -> str:
     return "no rows compared" if share is None else f"{share:.1%} ({agreed}/{compared} rows)"
 
 
-def quantile_ms(q: float, buckets: list[LatencyBucket], total: int) -> float | None:
-    """The q-quantile from a cumulative histogram, interpolated within its bucket like Prometheus'
-    `histogram_quantile`; observations above the last finite bucket report that bucket's bound."""
-    if total <= 0 or not buckets:
-        return None
-    rank = q * total
-    lower_bound, lower_count = 0.0, 0
-    for bucket in buckets:
-        if bucket.count >= rank:
-            in_bucket = bucket.count - lower_count
-            if in_bucket <= 0:
-                return bucket.le_ms
-            return lower_bound + (bucket.le_ms - lower_bound) * (rank - lower_count) / in_bucket
-        lower_bound, lower_count = bucket.le_ms, bucket.count
-    return buckets[-1].le_ms
-
-
 def window_between(before: VersionCounters | None, after: VersionCounters) -> VersionWindow:
     """The window between two cumulative snapshots. A counter that went down (a restarted replica) is read as
     having started from zero, as Prometheus' `increase()` does."""
@@ -72,32 +56,23 @@ def window_between(before: VersionCounters | None, after: VersionCounters) -> Ve
         before is None
         or after.requests < before.requests
         or after.errors < before.errors
-        or after.latency_count < before.latency_count
+        or after.latency_ms.count < before.latency_ms.count
         or after.shadow_rows_compared < before.shadow_rows_compared
         or after.shadow_rows_agreed < before.shadow_rows_agreed
     )
     base = VersionCounters(requests=0, errors=0) if reset else before
     requests = after.requests - base.requests
     errors = min(after.errors - base.errors, requests)
-    buckets = _bucket_deltas(base.latency_buckets, after.latency_buckets)
-    timed = max(after.latency_count - base.latency_count, 0)
+    latency = after.latency_ms.minus(base.latency_ms)
     compared = after.shadow_rows_compared - base.shadow_rows_compared
     return VersionWindow(
         requests=requests,
         errors=errors,
-        p50_ms=quantile_ms(0.5, buckets, timed),
-        p99_ms=quantile_ms(0.99, buckets, timed),
+        p50_ms=latency.quantile(0.5),
+        p99_ms=latency.quantile(0.99),
         shadow_rows_compared=compared,
         shadow_rows_agreed=min(after.shadow_rows_agreed - base.shadow_rows_agreed, compared),
     )
-
-
-def _bucket_deltas(before: list[LatencyBucket], after: list[LatencyBucket]) -> list[LatencyBucket]:
-    previous = {bucket.le_ms: bucket.count for bucket in before}
-    return [
-        LatencyBucket(le_ms=bucket.le_ms, count=max(bucket.count - previous.get(bucket.le_ms, 0), 0))
-        for bucket in after
-    ]
 
 
 def two_proportion_z_test(successes_a: int, trials_a: int, successes_b: int, trials_b: int) -> ZTest:

@@ -8,14 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
-class LatencyBucket(BaseModel):
-    """One cumulative histogram bucket, Prometheus style: requests that took at most `le_ms`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    le_ms: float = Field(gt=0, description="Upper bound of the bucket in milliseconds (finite).")
-    count: int = Field(ge=0, description="Requests with latency <= le_ms since the counter started.")
+from deployments.histogram import Histogram
 
 
 class VersionCounters(BaseModel):
@@ -25,14 +18,10 @@ class VersionCounters(BaseModel):
 
     requests: int = Field(ge=0, description="Requests routed to this version (served or failed).")
     errors: int = Field(ge=0, description="Requests to this version that failed (5xx or exception).")
-    latency_buckets: list[LatencyBucket] = Field(
-        default_factory=list, description="Cumulative latency histogram over finite bounds, ascending le_ms."
-    )
-    latency_count: int = Field(
-        default=0,
-        ge=0,
-        description="Latency observations (the +Inf bucket); may be fewer than requests when only successful "
-        "requests are timed.",
+    latency_ms: Histogram = Field(
+        default_factory=lambda: Histogram.empty(()),
+        description="Latency in milliseconds since the counter started; may hold fewer observations than "
+        "requests when only successful requests are timed.",
     )
     shadow_rows_compared: int = Field(
         default=0,

@@ -59,7 +59,8 @@ def test_requests_queue_while_every_slot_is_busy_and_leave_together() -> None:
         batcher = VersionBatcher(app.send, ONE_REPLICA, max_batch_size=3)
         tasks = [asyncio.create_task(batcher.submit("iris-v1", rows(i))) for i in range(6)]
         await settle()
-        assert batcher.queued("iris-v1") == 5  # the first left alone; the rest wait for the slot
+        # The first left alone; the rest wait for the slot.
+        assert (app.calls, [task.done() for task in tasks]) == ([("iris-v1", [0.0])], [False] * 6)
         app.gate.set()
         return list(await asyncio.gather(*tasks)), app.calls
 

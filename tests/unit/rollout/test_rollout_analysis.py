@@ -6,22 +6,23 @@ import math
 
 import pytest
 
+from deployments.histogram import Histogram
 from rollout.core.analysis import (
     error_rate,
     evaluate_checks,
     is_conclusive,
-    quantile_ms,
     two_proportion_z_test,
     window_between,
 )
-from rollout.core.observation import LatencyBucket, VersionCounters, VersionWindow
+from rollout.core.observation import VersionCounters, VersionWindow
 from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
 
-BUCKETS = [
-    LatencyBucket(le_ms=10, count=50),
-    LatencyBucket(le_ms=20, count=90),
-    LatencyBucket(le_ms=50, count=100),
-]
+
+def latency(bounds: list[float], counts: list[int]) -> Histogram:
+    return Histogram(bounds=bounds, counts=counts, count=sum(counts))
+
+
+LATENCY = latency([10, 20, 50], [50, 40, 10, 0])
 
 
 def test_error_rate() -> None:
@@ -29,32 +30,9 @@ def test_error_rate() -> None:
     assert error_rate(0, 0) is None
 
 
-@pytest.mark.parametrize(("q", "expected"), [(0.5, 10.0), (0.9, 20.0), (0.99, 47.0), (0.25, 5.0)])
-def test_quantile_interpolates_within_bucket(q: float, expected: float) -> None:
-    assert quantile_ms(q, BUCKETS, 100) == pytest.approx(expected)
-
-
-def test_quantile_above_last_finite_bucket_reports_its_bound() -> None:
-    assert quantile_ms(0.99, [LatencyBucket(le_ms=10, count=50)], 100) == 10
-
-
-def test_quantile_without_data() -> None:
-    assert quantile_ms(0.99, BUCKETS, 0) is None
-    assert quantile_ms(0.99, [], 10) is None
-
-
 def test_window_between_snapshots() -> None:
-    before = VersionCounters(requests=100, errors=1, latency_buckets=BUCKETS, latency_count=100)
-    after = VersionCounters(
-        requests=200,
-        errors=4,
-        latency_count=200,
-        latency_buckets=[
-            LatencyBucket(le_ms=10, count=100),
-            LatencyBucket(le_ms=20, count=140),
-            LatencyBucket(le_ms=50, count=200),
-        ],
-    )
+    before = VersionCounters(requests=100, errors=1, latency_ms=LATENCY)
+    after = VersionCounters(requests=200, errors=4, latency_ms=latency([10, 20, 50], [100, 40, 60, 0]))
     window = window_between(before, after)
     assert (window.requests, window.errors) == (100, 3)
     assert window.p50_ms == pytest.approx(10.0)  # 50 of the new 100 were <= 10 ms
@@ -63,7 +41,7 @@ def test_window_between_snapshots() -> None:
 
 def test_window_after_counter_reset_counts_from_zero() -> None:
     before = VersionCounters(requests=500, errors=9)
-    after = VersionCounters(requests=20, errors=2, latency_buckets=[LatencyBucket(le_ms=5, count=20)], latency_count=20)
+    after = VersionCounters(requests=20, errors=2, latency_ms=latency([5], [20, 0]))
     window = window_between(before, after)
     assert (window.requests, window.errors) == (20, 2)
     assert window.p99_ms == pytest.approx(5 * 0.99)
@@ -71,9 +49,7 @@ def test_window_after_counter_reset_counts_from_zero() -> None:
 
 def test_latency_quantiles_count_the_overflow_bucket() -> None:
     # 100 timed requests, 90 within 10 ms and 10 above every bound: p99 is reported at the last bound.
-    after = VersionCounters(
-        requests=110, errors=10, latency_buckets=[LatencyBucket(le_ms=10, count=90)], latency_count=100
-    )
+    after = VersionCounters(requests=110, errors=10, latency_ms=latency([10], [90, 10]))
     window = window_between(None, after)
     assert window.p50_ms == pytest.approx(10 * 50 / 90)
     assert window.p99_ms == 10

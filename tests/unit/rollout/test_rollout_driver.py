@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from deployments.histogram import Histogram
 from rollout.adapters.metrics_source import StatsSnapshot
 from rollout.adapters.routers.base import DEPLOY_FAILED, RUNNING, Router
-from rollout.core.observation import LatencyBucket, VersionCounters
+from rollout.core.observation import VersionCounters
 from rollout.core.spec import parse_spec
 from rollout.core.state_machine import Phase
 from rollout.driver import DriverSettings, RolloutDriver
@@ -132,8 +133,7 @@ class SimulatedGateway:
             versions[version] = VersionCounters(
                 requests=math.floor(requests),
                 errors=math.floor(errors),
-                latency_buckets=[LatencyBucket(le_ms=self.latency_ms, count=served)],
-                latency_count=served,
+                latency_ms=Histogram(bounds=[self.latency_ms], counts=[served, 0], count=served),
             )
         return StatsSnapshot(
             model=model, collected_at_s=self.clock.now(), oldest_push_at_s=self.clock.now(), versions=versions
