@@ -68,7 +68,7 @@ class ModelMetadata:
 @dataclass(frozen=True)
 class Served:
     """The gateway's answer to one predict request: the version that served it (as the app reports its pinned
-    registry version, DESIGN.md decision 4) and what it said."""
+    registry version; docs/design.md, decision 4) and what it said."""
 
     model: str
     version: str

@@ -1,7 +1,7 @@
 """Where a rollout driver finds the cluster: the variables `eval "$(python -m cluster env)"` exports.
 
-Rollout may not import `cluster` (DESIGN.md's dependency table), so the token lookup is repeated here: the
-file named by RAY_AUTH_TOKEN_PATH, else Ray's default `~/.ray/auth_token`; None when neither exists.
+Rollout may not import `cluster` (docs/design.md, the folders' import table), so the token lookup is repeated here:
+the file named by RAY_AUTH_TOKEN_PATH, else Ray's default `~/.ray/auth_token`; None when neither exists.
 """
 
 from __future__ import annotations
