@@ -23,8 +23,8 @@ from starlette.requests import Request
 
 from bench.serve_admin import policy_of
 from deployments.dataplane import DataPlane
-from deployments.gateway.http import create_http_app
 from deployments.gateway.prometheus import PrometheusRecorder
+from deployments.gateway.rest.app import create_app
 from deployments.metrics import CounterStore, FanOutRecorder
 from deployments.stats import ModelStats
 from deployments.traffic_policy import GatewayConfig
@@ -96,7 +96,7 @@ class DirectProtocols:
 
     def __serve_build_asgi_app__(self):
         # No admin token: the stats and policy routes refuse before either callable is reached.
-        return create_http_app(self._plane, None, _no_stats, lambda: {}, os.environ, stamp_request_id=False)
+        return create_app(self._plane, None, _no_stats, lambda: {}, os.environ, stamp_request_id=False)
 
 
 async def _no_stats(model: str) -> ModelStats:

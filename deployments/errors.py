@@ -1,7 +1,7 @@
 """Errors the serving layer raises on purpose, each carrying its HTTP status and a message built from domain args.
 
 The gateway maps any `RayshipError` to `{"error": str(exc)}` with `exc.status_code` in one place
-(`deployments/gateway/errors.py`).
+(`deployments/gateway/rest/errors.py`).
 """
 
 from __future__ import annotations

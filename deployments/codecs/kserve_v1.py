@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployments.codecs.arrays import parse_json_object, rows_to_features
+from deployments.codecs.arrays import JSON_CONTENT_TYPE, parse_json_object, rows_to_features
+from deployments.codecs.predict_codec import PredictCodec
 from deployments.errors import BadPayloadError
 from deployments.types import Features, Prediction
 
@@ -21,3 +22,12 @@ def decode_predict(body: bytes) -> Features:
 
 def encode_predict(prediction: Prediction) -> dict[str, Any]:
     return {"predictions": prediction.predictions}
+
+
+PREDICT: PredictCodec[Features] = PredictCodec(
+    paths=("/v1/models/{model}:predict",),
+    content_types=(JSON_CONTENT_TYPE,),
+    decode=lambda body, _content_type: decode_predict(body),
+    features=lambda features: features,
+    encode=lambda _model, prediction, _features: encode_predict(prediction),
+)

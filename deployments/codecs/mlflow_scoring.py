@@ -20,11 +20,11 @@ from deployments.codecs.arrays import (
     rows_to_features,
     to_array,
 )
+from deployments.codecs.predict_codec import PredictCodec
 from deployments.errors import BadPayloadError
 from deployments.types import Features, Prediction
 
 FORMAT_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-ACCEPTED_CONTENT_TYPES = (JSON_CONTENT_TYPE, CSV_CONTENT_TYPE)
 
 
 def decode_invocations(body: bytes, content_type: str) -> Features:
@@ -104,3 +104,12 @@ def _csv_value(text: str) -> float | str:
 
 def encode_invocations(prediction: Prediction) -> dict[str, Any]:
     return {"predictions": prediction.predictions}
+
+
+INVOCATIONS: PredictCodec[Features] = PredictCodec(
+    paths=("/models/{model}/invocations",),
+    content_types=(JSON_CONTENT_TYPE, CSV_CONTENT_TYPE),
+    decode=decode_invocations,
+    features=lambda features: features,
+    encode=lambda _model, prediction, _features: encode_invocations(prediction),
+)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from deployments.codecs.arrays import parse_json_object, to_array
+from deployments.codecs.arrays import JSON_CONTENT_TYPE, parse_json_object, to_array
+from deployments.codecs.predict_codec import PredictCodec
 from deployments.errors import BadPayloadError
 from deployments.types import Features, ModelMetadata, Prediction
 
@@ -173,3 +175,12 @@ def encode_metadata(model: str, versions: list[str], metadata: ModelMetadata) ->
 
 def encode_server_metadata() -> dict[str, Any]:
     return {"name": SERVER_NAME, "version": SERVER_VERSION, "extensions": EXTENSIONS}
+
+
+INFER: PredictCodec[InferRequest] = PredictCodec(
+    paths=("/v2/models/{model}/versions/{version}/infer", "/v2/models/{model}/infer"),
+    content_types=(JSON_CONTENT_TYPE,),
+    decode=lambda body, _content_type: decode_infer(body),
+    features=attrgetter("features"),
+    encode=lambda model, prediction, request: encode_infer(model, prediction, request.request_id, request.outputs),
+)

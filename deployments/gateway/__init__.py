@@ -1,1 +1,1 @@
-"""The gateway application: one FastAPI ingress on `/` that routes each model's traffic over its version apps."""
+"""The gateway application: one Starlette ingress on `/` that routes each model's traffic over its version apps."""

@@ -28,8 +28,8 @@ from deployments.auth import read_admin_token
 from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
 from deployments.gateway.caller import ServeVersionCaller
-from deployments.gateway.http import create_http_app
 from deployments.gateway.prometheus import PrometheusRecorder
+from deployments.gateway.rest.app import create_app
 from deployments.metrics import CounterStore, FanOutRecorder
 from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
 from deployments.traffic_policy import GatewayConfig
@@ -92,7 +92,7 @@ class Gateway:
         self._configured, self._rejection = True, None
 
     def __serve_build_asgi_app__(self):
-        return create_http_app(
+        return create_app(
             self._plane,
             read_admin_token(os.environ, Path.home()),
             self._model_stats,

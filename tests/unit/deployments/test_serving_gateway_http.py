@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from deployments.dataplane import DataPlane
-from deployments.gateway.http import create_http_app
+from deployments.gateway.rest.app import create_app
 from deployments.stats import ModelStats
 from deployments.traffic_policy import GatewayConfig
 
@@ -31,9 +31,7 @@ def gateway(fake_caller, recorder, make_config):
                 model=model, collected_at=1.0, oldest_push_at=1.0, replicas=1, policy_digests=[], versions={}
             )
 
-        app = create_http_app(
-            plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {}, stamp_request_id=not behind_serve
-        )
+        app = create_app(plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {}, stamp_request_id=not behind_serve)
         return TestClient(app)
 
     return build
@@ -179,3 +177,15 @@ def test_stats_need_the_admin_token(gateway) -> None:
     assert json.loads(client.get("/-/rayship/policy", headers={"authorization": f"Bearer {ADMIN}"}).text) == {
         "digest": "x"
     }
+
+
+def test_an_unexpected_error_answers_500_naming_its_type_and_is_logged_once(gateway, fake_caller, caplog) -> None:
+    async def broken_metadata(app: str) -> None:
+        raise TypeError("not for clients")
+
+    fake_caller.metadata = broken_metadata
+    response = gateway().get("/v2/models/iris/versions/2")  # the test client would re-raise what escaped the app
+    assert (response.status_code, response.json()) == (500, {"error": "Internal error: TypeError"})
+    assert (response.headers["x-model-version"], len(response.headers["x-request-id"])) == ("2", 32)
+    logged = [record for record in caplog.records if record.exc_info]
+    assert [record.getMessage() for record in logged] == ["unexpected error in the gateway"]

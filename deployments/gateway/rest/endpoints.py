@@ -1,0 +1,102 @@
+"""The gateway's endpoints: each reads what it needs from the request, calls the `DataPlane`, and encodes.
+
+Plain Starlette endpoints, not FastAPI's: its parameter solving and response checks cost CPU on every request and
+give nothing here. A predict endpoint checks, in order: the API key (401/403), the model and any pinned version
+(404), the content type (415), the body size (413), then parses (400). Errors propagate; the route table answers
+them (`errors.guarded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from deployments.auth import check_admin_token, check_api_key, load_api_keys
+from deployments.codecs import oip
+from deployments.codecs.predict_codec import PredictCodec
+from deployments.dataplane import DataPlane
+from deployments.errors import BadPayloadError, VersionNotReadyError
+from deployments.gateway.rest.errors import MODEL_VERSION_HEADER
+from deployments.gateway.rest.request_body import read_body
+from deployments.stats import ModelStats
+from rayship.errors import VersionNotFoundError
+
+StatsSource = Callable[[str], Awaitable[ModelStats]]
+PolicyView = Callable[[], dict[str, Any]]
+
+
+def answer(body: Any, version: str = "", status_code: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status_code, headers={MODEL_VERSION_HEADER: version})
+
+
+class Endpoints:
+    """The version comes from the path only (`{version}`), never from a query string."""
+
+    def __init__(
+        self,
+        plane: DataPlane,
+        admin_token: str | None,
+        stats_source: StatsSource,
+        policy_view: PolicyView,
+        environ: Mapping[str, str],
+    ) -> None:
+        self._plane = plane
+        self._admin_token = admin_token
+        self._stats_source = stats_source
+        self._policy_view = policy_view
+        self._environ = environ
+
+    async def server_metadata(self, request: Request) -> JSONResponse:
+        return answer(oip.encode_server_metadata())
+
+    async def live(self, request: Request) -> JSONResponse:
+        return answer({"live": True})
+
+    async def ready(self, request: Request) -> JSONResponse:
+        if not self._plane.ready():
+            return answer({"ready": False, "error": "Not every model has a ready version"}, status_code=503)
+        return answer({"ready": True})
+
+    async def predict(self, codec: PredictCodec[Any], request: Request) -> JSONResponse:
+        model, version = request.path_params["model"], request.path_params.get("version")
+        self._authorize(request)
+        policy = self._plane.policy(model)
+        if version is not None and policy.route(version) is None:
+            raise VersionNotFoundError(model, version)  # before reading the body: a 404 beats a 400
+        body, media_type = await read_body(request, codec.content_types, self._plane.config.max_body_bytes)
+        decoded = codec.decode(body, media_type)
+        sticky = request.headers.get(policy.sticky_header) if policy.sticky_header else None
+        served = await self._plane.predict(model, codec.features(decoded), pinned=version, sticky_key=sticky)
+        return answer(codec.encode(model, served.prediction, decoded), served.version)
+
+    async def model_metadata(self, request: Request) -> JSONResponse:
+        model, version = request.path_params["model"], request.path_params.get("version")
+        self._authorize(request)
+        versions, metadata = await self._plane.metadata(model, version)
+        return answer(oip.encode_metadata(model, versions, metadata), metadata.version)
+
+    async def model_ready(self, request: Request) -> JSONResponse:
+        model, version = request.path_params["model"], request.path_params.get("version")
+        self._authorize(request)
+        shown = version or self._plane.policy(model).champion_version
+        if not self._plane.version_ready(model, version):
+            raise VersionNotReadyError(model, shown)
+        return answer({"name": model, "version": shown, "ready": True}, shown)
+
+    async def stats(self, request: Request) -> JSONResponse:
+        check_admin_token(self._admin_token, request.headers.get("authorization"))
+        model = request.query_params.get("model")
+        if not model:
+            raise BadPayloadError("Name the model: /-/rayship/stats?model=<name>")
+        return answer((await self._stats_source(model)).model_dump())
+
+    async def policy(self, request: Request) -> JSONResponse:
+        check_admin_token(self._admin_token, request.headers.get("authorization"))
+        return answer(self._policy_view())
+
+    def _authorize(self, request: Request) -> None:
+        keys = load_api_keys(self._plane.config.api_keys_env, self._environ)
+        check_api_key(keys, request.headers.get("authorization"), request.headers.get("x-api-key"))
