@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from bench.serve_admin import ServeAdmin, gateway_app, policy_of, policy_weights, version_app
+from deployments.app_config import GATEWAY_APP
 from rollout.adapters.metrics_source import GatewayStatsSource
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.clock import SystemClock
@@ -250,7 +251,7 @@ def timeline(onset_s: float, decisions: list[Progress], events: list[AppliedEven
 def serve_champion_alone(admin: ServeAdmin, champion_version: str, champion_uri: str) -> None:
     champion = version_app(MODEL, champion_version, champion_uri)
     admin.deploy([gateway_app(policy_of(MODEL, [(champion_version, 100)])), champion])
-    admin.wait_running(["gateway", champion["name"]])
+    admin.wait_running([GATEWAY_APP, champion["name"]])
     admin.wait_routes(MODEL, {champion_version: 100}, timeout_s=300)
     admin.wait_ready(MODEL, timeout_s=300)
 

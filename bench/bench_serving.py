@@ -35,6 +35,7 @@ import numpy as np
 from bench import cpu_meter
 from bench.baseline_model import Predict, load_baseline
 from bench.serve_admin import BENCH_APP_CPUS, ServeAdmin, gateway_app, policy_of, version_app
+from deployments.app_config import GATEWAY_APP
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -204,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     from deployments.gateway.app import policy_digest
-    from deployments.traffic_policy import GatewayConfig
     from registry.api import download_verified, resolve
 
     connections = [int(c) for c in args.connections.split(",")]
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         directs = [direct_app(args.model_uri), direct_app(args.model_uri, protocols=True)]
         try:
             admin.deploy([gateway_app(one), *apps, *directs])
-            admin.wait_running(["gateway", *(app["name"] for app in directs + apps)])
-            admin.wait_policy(policy_digest(GatewayConfig.model_validate(one)))
+            admin.wait_running([GATEWAY_APP, *(app["name"] for app in directs + apps)])
+            admin.wait_policy(policy_digest(one))
             serve_url = admin.settings.serve_url
             gateway_url = f"{serve_url}/v1/models/{pinned.name}:predict"
             urls = {
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             if second:
                 split = policy_of(pinned.name, [(pinned.version, 90), (second.version, 10)])
                 admin.deploy([gateway_app(split), *apps, *directs])
-                admin.wait_policy(policy_digest(GatewayConfig.model_validate(split)))
+                admin.wait_policy(policy_digest(split))
                 for c in connections:
                     print(f"gateway (2 versions 90/10), {c} connections ...", flush=True)
                     runs = [run_wrk(gateway_url, c, args.wrk_threads, args.duration_s, SCRIPT, cpu) for _ in range(2)]

@@ -12,10 +12,14 @@ from pathlib import Path
 
 import httpx
 
+from deployments import app_config
+from deployments.traffic_policy import GatewayConfig
+
 POLICY_PATH = "/-/rayship/policy"
 # What every benchmark app's replica reserves: the serving benchmark runs five apps at once on a 2-CPU cluster, and a
 # reservation is not a limit.
 BENCH_APP_CPUS = 0.25
+BENCH_DEPLOYMENT = {"num_replicas": 1, "ray_actor_options": {"num_cpus": BENCH_APP_CPUS}}
 
 
 class ServeAdmin:
@@ -99,34 +103,16 @@ def policy_weights(policy_view: dict, model: str) -> dict[str, int]:
 
 
 def version_app(name: str, version: str, uri: str) -> dict:
-    """The Serve app of one model version (no HTTP route; the gateway calls it)."""
-    return {
-        "name": f"{name}-v{version}",
-        "route_prefix": None,
-        "import_path": "deployments.version_app:build_app",
-        "args": {"model_uri": uri},
-        "deployments": [{"name": "ModelVersion", "num_replicas": 1, "ray_actor_options": {"num_cpus": BENCH_APP_CPUS}}],
-    }
+    """The Serve app of one model version, with one small replica."""
+    return app_config.version_app(name, version, model_uri=uri, deployment=BENCH_DEPLOYMENT)
 
 
-def gateway_app(policy: dict) -> dict:
-    """The gateway app with `policy` as its user_config."""
-    deployment = {
-        "name": "Gateway",
-        "num_replicas": 1,
-        "ray_actor_options": {"num_cpus": BENCH_APP_CPUS},
-        "user_config": policy,
-    }
-    return {
-        "name": "gateway",
-        "route_prefix": "/",
-        "import_path": "deployments.gateway.app:build_app",
-        "args": {},
-        "deployments": [deployment],
-    }
+def gateway_app(policy: GatewayConfig) -> dict:
+    """The gateway app with `policy` as its user_config, with one small replica."""
+    return app_config.gateway_app(policy, deployment=BENCH_DEPLOYMENT)
 
 
-def policy_of(name: str, weights: list[tuple[str, int]]) -> dict:
+def policy_of(name: str, weights: list[tuple[str, int]]) -> GatewayConfig:
     """A one-model gateway policy; the first version is the champion."""
-    versions = [{"version": v, "app": f"{name}-v{v}", "weight": w} for v, w in weights]
-    return {"models": {name: {"versions": versions, "champion": weights[0][0]}}}
+    versions = [{"version": v, "app": app_config.version_app_name(name, v), "weight": w} for v, w in weights]
+    return GatewayConfig.model_validate({"models": {name: {"versions": versions, "champion": weights[0][0]}}})

@@ -18,8 +18,8 @@ user_config:
 ```
 
 Changing it is a lightweight Serve update: `Gateway.reconfigure()` validates with `GatewayConfig.model_validate`
-and swaps the whole policy atomically; no replica restarts. Rollout code builds and edits these dicts and
-validates them with the same model before writing them back.
+and swaps the whole policy atomically; no replica restarts. Rollouts parse it into these models, edit typed values
+and validate the result with the same models before writing it back (`rollout/serve_edits.py`).
 """
 
 from __future__ import annotations

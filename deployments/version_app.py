@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application
 
+from deployments.app_config import VERSION_DEPLOYMENT
 from deployments.errors import ModelLoadError
 from deployments.model_schema import InputSchema, conform, input_specs, schema_from_signature
 from deployments.output_split import split_outputs
@@ -33,7 +34,6 @@ from rayship.errors import RayshipError
 
 logger = logging.getLogger("ray.serve")
 
-DEPLOYMENT_NAME = "ModelVersion"
 PINNED_URI_PATTERN = r"^models:/[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+$"
 
 
@@ -173,7 +173,7 @@ class VersionPredictor:
 
 
 @serve.deployment(
-    name=DEPLOYMENT_NAME,
+    name=VERSION_DEPLOYMENT,
     ray_actor_options={"num_cpus": 0.25},
     # The gateway keeps one batched call in flight per replica: ongoing requests measure how busy a replica is.
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 0.7},

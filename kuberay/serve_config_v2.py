@@ -4,17 +4,24 @@ The file binds Serve's HTTP proxy to 127.0.0.1, which is right on a laptop and w
 Service reaches the proxy through the pod IP. So the cluster copy differs in exactly one place, `http_options`
 (host 0.0.0.0, port 8000, the port KubeRay's serve Service targets); `applications` and every other key are copied
 unchanged. The pod is still not exposed: only the ClusterIP serve Service and the NetworkPolicy reach it.
+
+The config must be one the RayService router can roll out: valid for Ray's `ServeDeploySchema`, and running the
+gateway application (named by `deployments.app_config`), whose policy is what rollouts edit.
 """
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from deployments.app_config import GATEWAY_APP, GATEWAY_DEPLOYMENT
 from kuberay.errors import ServeConfigError
+
+if TYPE_CHECKING:
+    from ray.serve.schema import ServeDeploySchema
 
 CLUSTER_HTTP_HOST = "0.0.0.0"
 CLUSTER_HTTP_PORT = 8000
@@ -40,11 +47,20 @@ def _validate_with_ray(path: Path, config: dict[str, Any]) -> None:
     from ray.serve.schema import ServeDeploySchema
 
     try:
-        ServeDeploySchema.model_validate(config)
+        deploy = ServeDeploySchema.model_validate(config)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise ServeConfigError(str(path), f"fails Ray's ServeDeploySchema at '{where}': {first['msg']}") from exc
+    _check_runs_the_gateway(path, deploy)
+
+
+def _check_runs_the_gateway(path: Path, deploy: ServeDeploySchema) -> None:
+    gateway = next((app for app in deploy.applications if app.name == GATEWAY_APP), None)
+    if gateway is None or GATEWAY_DEPLOYMENT not in gateway.deployment_names:
+        raise ServeConfigError(
+            str(path), f"has no application '{GATEWAY_APP}' with a deployment '{GATEWAY_DEPLOYMENT}'"
+        )
 
 
 def cluster_serve_config(local: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ The loop is here; each concern it relies on has a module of its own:
 - `rollout.windows`: the analysis window after each change or consumed observation, and when to look again;
 - `rollout.finish`: after the verdict, the losing version's app stays warm for `warm_window_s` (an `abort` in
   that window switches a promotion back), then it is removed.
-Two phases for a new version (DESIGN.md decision 2): its app is deployed and RUNNING before any weight names it.
+Two phases for a new version (docs/design.md, decision 2): its app is deployed and RUNNING before any weight names it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from deployments.app_config import version_app_name
 from rollout.adapters.metrics_source import MetricsSource
 from rollout.adapters.routers.base import RUNNING, Router
 from rollout.clock import Clock
@@ -23,13 +24,13 @@ from rollout.core.analysis import CheckResult
 from rollout.core.observation import Observation
 from rollout.core.spec import RolloutSpec, sticky_header
 from rollout.core.state_machine import TERMINAL_PHASES, Action, Decision, Phase, RolloutState, abort, start, step
-from rollout.effects import deploy_effect, route_effect, verdict_of
+from rollout.effects import DeployEffect, NoEffect, VerdictName, route_effect, verdict_of
 from rollout.errors import NotAChangeError
 from rollout.finish import Finisher, promoted
 from rollout.persistence.history import Progress
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
-from rollout.serve_edits import gateway_policy, version_app_name
+from rollout.serve_edits import candidate_app
 from rollout.steps import DEPLOY, RolloutRegistry, StepExecutor
 from rollout.windows import WindowObserver
 
@@ -101,7 +102,7 @@ class RolloutDriver:
         """Roll `candidate` out (or resume the model's unfinished rollout) through verdict and clean-up."""
         self._acquire()
         try:
-            recovered = self.steps.recover()
+            recovered = self.steps.recover() is not None
             state = self._resume_or_start(candidate, champion, recovered)
             state = self._drive(state)
             return self.finisher.finish(state, wait=True)
@@ -159,9 +160,7 @@ class RolloutDriver:
 
     def _record(self, state: RolloutState, decision: Decision) -> RolloutState:
         if decision.action is Action.PAUSE:
-            intent = self.store.begin(
-                Action.PAUSE.value, {"kind": "none"}, decision.state, decision.reason, self.clock.now()
-            )
+            intent = self.store.begin(Action.PAUSE.value, NoEffect(), decision.state, decision.reason, self.clock.now())
             self.store.commit(intent, self.clock.now())
         elif decision.state != state:
             self.store.save_state(decision.state)
@@ -171,14 +170,11 @@ class RolloutDriver:
         self,
         state: RolloutState,
         decision: Decision,
-        verdict: str | None = None,
+        verdict: VerdictName | None = None,
         observation: Observation | None = None,
     ) -> RolloutState:
         """Persist the decision as an intent, apply it, record it; a new window starts after the change."""
-        effect = route_effect(state, decision, sticky_header(self.spec))
-        outcome = verdict or verdict_of(decision.action)
-        if outcome is not None:
-            effect["verdict"] = {"verdict": outcome, "champion": state.champion, "candidate": state.candidate}
+        effect = route_effect(state, decision, sticky_header(self.spec), verdict or verdict_of(decision.action))
         self.steps.perform(decision.action.value, effect, decision.state, decision.reason)
         new_state = self.store.load().state
         self.windows.changed(live=new_state.phase in (Phase.PROGRESSING, Phase.PAUSED))
@@ -188,13 +184,13 @@ class RolloutDriver:
     # --- candidate app -------------------------------------------------------------------------------------
 
     def _candidate_ready(self, state: RolloutState) -> bool:
-        config = self.router.read_config()
-        listed = {route["version"] for route in gateway_policy(config, self.model)["versions"]}
+        listed = self.router.applied().policy(self.model).route(state.candidate) is not None
         app = version_app_name(self.model, state.candidate)
-        return state.candidate in listed and self.router.app_statuses().get(app) == RUNNING
+        return listed and self.router.app_statuses().get(app) == RUNNING
 
     def _deploy(self, state: RolloutState) -> bool:
-        effect = deploy_effect(self.router.read_config(), self.model, state.champion, state.candidate)
+        app = candidate_app(self.router.applied(), self.model, state.champion, state.candidate)
+        effect = DeployEffect(version=state.candidate, app=app)
         deployed = self.steps.perform(DEPLOY, effect, state, f"deploy version {state.candidate}")
         self._emit(DEPLOY, state, None, [])
         return deployed
@@ -215,7 +211,7 @@ class RolloutDriver:
             return stored.state
         if stored is not None and not self.finisher.cleaned(stored.state):
             self.finisher.finish(stored.state, wait=False)
-        champion = champion or _policy_champion(gateway_policy(self.router.read_config(), self.model))
+        champion = champion or self.router.applied().policy(self.model).champion_version
         if champion == candidate:
             raise NotAChangeError(self.model, candidate)
         state = start(self.new_id(), self.model, champion, candidate, self.spec, self.clock.now())
@@ -240,9 +236,3 @@ class RolloutDriver:
                 at_s=self.clock.now(), action=action, state=state, observation=observation, checks=checks
             )
             self.on_progress(progress)
-
-
-def _policy_champion(policy: dict) -> str:
-    if policy.get("champion"):
-        return str(policy["champion"])
-    return str(max(policy["versions"], key=lambda route: route["weight"])["version"])

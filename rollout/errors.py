@@ -67,6 +67,13 @@ class InvalidWeightsError(InvalidInputError):
         self.model = model
 
 
+class InvalidServeConfigError(InvalidInputError):
+    """A Serve config that Ray's own `ServeDeploySchema` rejects."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"Serve config is invalid: {problem}")
+
+
 class InvalidGatewayPolicyError(InvalidInputError):
     """The gateway's own schema (deployments.traffic_policy.GatewayConfig) rejected the resulting user_config."""
 

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from rollout.adapters.routers.base import Router
 from rollout.clock import Clock
 from rollout.core.state_machine import Phase, RolloutState
-from rollout.effects import remove_effect
+from rollout.effects import RemoveEffect, revert_effect
 from rollout.persistence.store import RolloutStore
+from rollout.serve_edits import version_app_of
 from rollout.steps import REMOVE, REVERT, StepExecutor
 
 VERDICT_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.PROMOTING})
@@ -53,7 +54,7 @@ class Finisher:
                     state = self.revert(state, reason)
             self.clock.sleep(min(max(deadline - self.clock.now(), 0), 1.0))
         loser = state.champion if promoted(state) else state.candidate
-        effect = remove_effect(self.router.read_config(), self.model, loser)
+        effect = RemoveEffect(version=loser, app=version_app_of(self.router.applied(), self.model, loser))
         self.steps.perform(REMOVE, effect, state, f"remove version {loser}")
         self.emit(REMOVE, state)
         return self.store.load().state
@@ -67,14 +68,7 @@ class Finisher:
                 "message": f"aborted after promotion: {reason}",
             }
         )
-        effect = {
-            "kind": "route",
-            "weights": {state.champion: 100, state.candidate: 0},
-            "shadow": None,
-            "champion": state.champion,
-            "verdict": {"verdict": "reverted", "champion": state.champion, "candidate": state.candidate},
-        }
-        self.steps.perform(REVERT, effect, reverted, reverted.message)
+        self.steps.perform(REVERT, revert_effect(state), reverted, reverted.message)
         new_state = self.store.load().state
         self.emit(REVERT, new_state)
         return new_state

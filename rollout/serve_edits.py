@@ -1,206 +1,171 @@
-"""Pure transforms over a Ray Serve config dict (the shape of `configs/serve.yaml` and of `GET
-/api/serve/applications/`'s deploy config): add or remove a version app, read or replace a model's gateway
-policy, set weights. Every function returns a new dict and never mutates its input; a resulting gateway
-`user_config` is validated with the gateway's own schema (`deployments.traffic_policy.GatewayConfig`).
+"""Pure edits of a parsed Serve config (`rollout.live_config.LiveConfig`): add or remove a version app, change one
+model's gateway policy. Each returns a new value; a changed policy is validated with the gateway's own schema
+(`deployments.traffic_policy.GatewayConfig`) before it becomes part of the config.
 
-Rollouts change nothing else: the gateway app's code, args and route, and other models' apps stay untouched,
-so Ray sees only (a) new or removed version apps and (b) a `user_config` change it applies with
-`reconfigure()`.
+Rollouts change nothing else: the gateway app's code, args and route, and other models' apps stay as they were,
+so Ray sees only (a) new or removed version apps and (b) a `user_config` change it applies with `reconfigure()`.
+The routers apply the composite edits (`with_version`, `with_routes`, `without_version`) one write each.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pydantic import ValidationError
+from ray.serve.schema import ServeApplicationSchema
 
-from deployments.traffic_policy import GatewayConfig
-from rollout.errors import (
-    AppNotFoundError,
-    GatewayNotFoundError,
-    InvalidGatewayPolicyError,
-    InvalidWeightsError,
-    ModelPolicyNotFoundError,
-    ProtectedAppError,
-    VersionNotInPolicyError,
-)
-
-GATEWAY_APP = "gateway"
-GATEWAY_DEPLOYMENT = "Gateway"
-VERSION_APP_IMPORT_PATH = "deployments.version_app:build_app"
-# What a version app inherits from the champion's app: how its replicas run, not what they serve.
-TEMPLATE_KEYS = ("deployments", "runtime_env")
+from deployments.app_config import GATEWAY_APP, VERSION_DEPLOYMENT, version_app, version_app_name
+from deployments.traffic_policy import ModelPolicy, ShadowPolicy, VersionRoute
+from rollout.effects import Routes
+from rollout.errors import AppNotFoundError, InvalidWeightsError, ProtectedAppError, VersionNotInPolicyError
+from rollout.live_config import LiveConfig, validated_gateway, with_applications, with_gateway
 
 
-def version_app_name(model: str, version: str) -> str:
-    """The Serve application serving one model version, e.g. 'iris-v3'."""
-    return f"{model}-v{version}"
+def version_app_of(config: LiveConfig, model: str, version: str) -> str:
+    """The app the gateway policy names for a version (the conventional name when it is not listed)."""
+    route = config.policy(model).route(version)
+    return route.app if route is not None else version_app_name(model, version)
 
 
-def version_app(model: str, version: str, template: dict | None = None) -> dict:
-    """A version app entry with no HTTP route; deployments (and runtime_env) copied from `template`, usually
-    the champion's app, so the candidate runs with the same resources and autoscaling."""
-    app: dict[str, Any] = {
-        "name": version_app_name(model, version),
-        "route_prefix": None,
-        "import_path": VERSION_APP_IMPORT_PATH,
-        "args": {"model_uri": f"models:/{model}/{version}"},
-    }
-    for key in TEMPLATE_KEYS:
-        if template is not None and template.get(key) is not None:
-            app[key] = copy.deepcopy(template[key])
-    return app
+def candidate_app(config: LiveConfig, model: str, champion: str, candidate: str) -> dict[str, Any]:
+    """The candidate's app entry, running like the champion's app (its `ModelVersion` options and runtime_env:
+    how the replicas run, not what they serve), so both are measured on the same resources and autoscaling."""
+    template = config.app(version_app_of(config, model, champion))
+    return version_app(model, candidate, **_how_it_runs(template))
 
 
-def app_names(config: dict) -> list[str]:
-    """Names of every application in the config, in order."""
-    return [app["name"] for app in config.get("applications", [])]
-
-
-def find_app(config: dict, app_name: str) -> dict | None:
-    """A copy of the named application, or None."""
-    for app in config.get("applications", []):
-        if app.get("name") == app_name:
-            return copy.deepcopy(app)
-    return None
-
-
-def with_version_app(config: dict, app: dict) -> dict:
+def with_version_app(config: LiveConfig, app: ServeApplicationSchema) -> LiveConfig:
     """The config with `app` added, or replacing the application of the same name in place."""
-    result = copy.deepcopy(config)
-    applications = result.setdefault("applications", [])
-    for index, existing in enumerate(applications):
-        if existing.get("name") == app["name"]:
-            applications[index] = copy.deepcopy(app)
-            return result
-    applications.append(copy.deepcopy(app))
-    return result
+    applications = config.deploy.applications
+    if app.name not in config.app_names():
+        return with_applications(config, [*applications, app])
+    return with_applications(config, [app if existing.name == app.name else existing for existing in applications])
 
 
-def without_app(config: dict, app_name: str) -> dict:
+def without_app(config: LiveConfig, app_name: str) -> LiveConfig:
     """The config without the named application (never the gateway)."""
     if app_name == GATEWAY_APP:
         raise ProtectedAppError(app_name)
-    if app_name not in app_names(config):
+    if app_name not in config.app_names():
         raise AppNotFoundError(app_name)
-    result = copy.deepcopy(config)
-    result["applications"] = [app for app in result["applications"] if app.get("name") != app_name]
-    return result
+    return with_applications(config, [app for app in config.deploy.applications if app.name != app_name])
 
 
-def gateway_policy(config: dict, model: str) -> dict:
-    """A copy of `user_config.models.<model>` of the gateway deployment."""
-    models = (_gateway_deployment(config).get("user_config") or {}).get("models") or {}
-    if model not in models:
-        raise ModelPolicyNotFoundError(model)
-    return copy.deepcopy(models[model])
+def with_model_policy(config: LiveConfig, model: str, policy: ModelPolicy) -> LiveConfig:
+    """The config with the model's gateway policy replaced (or added), the whole gateway config validated."""
+    user_config = config.gateway.model_dump(mode="json", exclude_unset=True)
+    user_config["models"] = {**user_config.get("models", {}), model: policy.model_dump(mode="json", exclude_unset=True)}
+    return with_gateway(config, validated_gateway(user_config))
 
 
-def with_gateway_policy(config: dict, model: str, policy: dict) -> dict:
-    """The config with the model's gateway policy replaced (or added), validated."""
-    result = copy.deepcopy(config)
-    deployment = _gateway_deployment(result)
-    if deployment.get("user_config") is None:
-        deployment["user_config"] = {}
-    user_config = deployment["user_config"]
-    user_config.setdefault("models", {})[model] = copy.deepcopy(policy)
-    _validate(user_config)
-    return result
-
-
-def with_weights(config: dict, model: str, weights: dict[str, int]) -> dict:
+def with_weights(config: LiveConfig, model: str, weights: dict[str, int]) -> LiveConfig:
     """Set weights (percent, summing to 100); listed versions not named get 0 and stay listed."""
-    policy = gateway_policy(config, model)
-    listed = [route["version"] for route in policy["versions"]]
-    for version, weight in weights.items():
-        if version not in listed:
+    policy = config.policy(model)
+    for version in weights:
+        if policy.route(version) is None:
             raise VersionNotInPolicyError(model, version)
-        if not 0 <= weight <= 100:
-            raise InvalidWeightsError(model, f"weight of version '{version}' is {weight}, not in [0, 100]")
-    total = sum(weights.values())
-    if total != 100:
-        raise InvalidWeightsError(model, f"weights sum to {total}, not 100")
-    policy["versions"] = [{**route, "weight": weights.get(route["version"], 0)} for route in policy["versions"]]
-    return with_gateway_policy(config, model, policy)
+    return with_model_policy(config, model, _split(policy, model, weights))
 
 
-def with_policy_version(config: dict, model: str, version: str) -> dict:
+def with_policy_version(config: LiveConfig, model: str, version: str) -> LiveConfig:
     """List a version in the model's policy at weight 0; unchanged when already listed."""
-    policy = gateway_policy(config, model)
-    if any(route["version"] == version for route in policy["versions"]):
-        return copy.deepcopy(config)
-    policy["versions"].append({"version": version, "app": version_app_name(model, version), "weight": 0})
-    return with_gateway_policy(config, model, policy)
+    policy = config.policy(model)
+    if policy.route(version) is not None:
+        return config
+    route = VersionRoute(version=version, app=version_app_name(model, version), weight=0)
+    return with_model_policy(config, model, policy.model_copy(update={"versions": [*policy.versions, route]}))
 
 
-def without_policy_version(config: dict, model: str, version: str) -> dict:
+def without_policy_version(config: LiveConfig, model: str, version: str) -> LiveConfig:
     """Drop a version (which must be at weight 0) from the model's policy, and any shadowing of it."""
-    policy = gateway_policy(config, model)
-    route = next((route for route in policy["versions"] if route["version"] == version), None)
+    policy = config.policy(model)
+    route = policy.route(version)
     if route is None:
         raise VersionNotInPolicyError(model, version)
-    if route["weight"] != 0:
-        raise InvalidWeightsError(model, f"version '{version}' still has weight {route['weight']}; set it to 0 first")
-    policy["versions"] = [route for route in policy["versions"] if route["version"] != version]
-    if (policy.get("shadow") or {}).get("version") == version:
-        policy["shadow"] = None
-    if policy.get("champion") == version:
-        policy["champion"] = None
-    return with_gateway_policy(config, model, policy)
+    if route.weight != 0:
+        raise InvalidWeightsError(model, f"version '{version}' still has weight {route.weight}; set it to 0 first")
+    update: dict[str, Any] = {"versions": [kept for kept in policy.versions if kept.version != version]}
+    if policy.shadow is not None and policy.shadow.version == version:
+        update["shadow"] = None
+    if policy.champion == version:
+        update["champion"] = None
+    return with_model_policy(config, model, policy.model_copy(update=update))
 
 
-def with_champion(config: dict, model: str, version: str) -> dict:
+def with_champion(config: LiveConfig, model: str, version: str) -> LiveConfig:
     """Name the failover target of the model."""
-    return _with_policy_field(config, model, version, "champion", version)
+    return _with_listed_version(config, model, version, champion=version)
 
 
-def with_shadow(config: dict, model: str, version: str | None, percent: int = 0) -> dict:
+def with_shadow(config: LiveConfig, model: str, version: str | None, percent: int = 0) -> LiveConfig:
     """Mirror `percent` of the model's traffic to `version`; None (or 0 %) stops mirroring."""
     if version is None or percent == 0:
-        policy = gateway_policy(config, model)
-        policy["shadow"] = None
-        return with_gateway_policy(config, model, policy)
-    return _with_policy_field(config, model, version, "shadow", {"version": version, "percent": percent})
+        return with_model_policy(config, model, config.policy(model).model_copy(update={"shadow": None}))
+    return _with_listed_version(config, model, version, shadow=ShadowPolicy(version=version, percent=percent))
 
 
-def with_sticky_header(config: dict, model: str, header: str) -> dict:
+def with_sticky_header(config: LiveConfig, model: str, header: str) -> LiveConfig:
     """Hash callers to versions by this request header's value (the same caller always gets the same version)."""
-    policy = gateway_policy(config, model)
-    policy["sticky_header"] = header
-    return with_gateway_policy(config, model, policy)
+    return with_model_policy(config, model, config.policy(model).model_copy(update={"sticky_header": header}))
 
 
-def policy_weights(config: dict, model: str) -> dict[str, int]:
-    """The model's current split: version -> weight."""
-    return {route["version"]: route["weight"] for route in gateway_policy(config, model)["versions"]}
+def with_version(config: LiveConfig, model: str, version: str, app: ServeApplicationSchema) -> LiveConfig:
+    """The version's app present and the version listed at weight 0 (no traffic until a split names it)."""
+    return with_policy_version(with_version_app(config, app), model, version)
 
 
-def _with_policy_field(config: dict, model: str, version: str, key: str, value: Any) -> dict:
-    policy = gateway_policy(config, model)
-    if not any(route["version"] == version for route in policy["versions"]):
+def with_routes(config: LiveConfig, model: str, routes: Routes) -> LiveConfig:
+    """The model's split, mirroring, failover target and (when given) sticky header."""
+    listed, shadow = {route.version for route in config.policy(model).versions}, routes.shadow
+    # A version that never got listed (its deploy failed) has nothing to set back to 0.
+    weights = {version: weight for version, weight in routes.weights.items() if weight or version in listed}
+    config = with_weights(config, model, weights)
+    config = with_shadow(config, model, shadow.version if shadow else None, shadow.percent if shadow else 0)
+    config = with_champion(config, model, routes.champion)
+    if routes.sticky_header:
+        config = with_sticky_header(config, model, routes.sticky_header)
+    return config
+
+
+def without_version(config: LiveConfig, model: str, version: str, app_name: str) -> LiveConfig:
+    """The version (at weight 0) gone from the policy and its app gone; whichever is already gone stays so."""
+    if config.policy(model).route(version) is not None:
+        config = without_policy_version(config, model, version)
+    if app_name in config.app_names():
+        config = without_app(config, app_name)
+    return config
+
+
+def _with_listed_version(config: LiveConfig, model: str, version: str, **update: Any) -> LiveConfig:
+    policy = config.policy(model)
+    if policy.route(version) is None:
         raise VersionNotInPolicyError(model, version)
-    policy[key] = value
-    return with_gateway_policy(config, model, policy)
+    return with_model_policy(config, model, policy.model_copy(update=update))
 
 
-def _gateway_deployment(config: dict) -> dict:
-    """The gateway deployment's entry inside `config` (not a copy: writers copy the config first)."""
-    for app in config.get("applications", []):
-        if app.get("name") != GATEWAY_APP:
-            continue
-        for deployment in app.get("deployments") or []:
-            if deployment.get("name") == GATEWAY_DEPLOYMENT:
-                return deployment
-    raise GatewayNotFoundError(GATEWAY_APP, GATEWAY_DEPLOYMENT)
-
-
-def _validate(user_config: dict) -> None:
+def _split(policy: ModelPolicy, model: str, weights: dict[str, int]) -> ModelPolicy:
+    """The policy with these weights, checked by the policy's own models; their failures keep rollout's wording."""
+    routes = []
+    for route in policy.versions:
+        weight = weights.get(route.version, 0)
+        try:
+            routes.append(VersionRoute(version=route.version, app=route.app, weight=weight))
+        except ValidationError as exc:
+            problem = f"weight of version '{route.version}' is {weight}, not in [0, 100]"
+            raise InvalidWeightsError(model, problem) from exc
     try:
-        GatewayConfig.model_validate(user_config)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors(include_url=False)
-        )
-        raise InvalidGatewayPolicyError(problems) from exc
+        return ModelPolicy.model_validate({**policy.model_dump(exclude_unset=True), "versions": routes})
+    except ValidationError as exc:  # only the weights changed, so only their sum can be wrong
+        total = sum(route.weight for route in routes)
+        raise InvalidWeightsError(model, f"weights sum to {total}, not 100") from exc
+
+
+def _how_it_runs(template: ServeApplicationSchema | None) -> dict[str, Any]:
+    """What a version app inherits from another version's app: its `ModelVersion` options and runtime_env."""
+    if template is None:
+        return {}
+    parts = template.model_dump(mode="json", exclude_unset=True, include={"runtime_env"})
+    deployment = next((entry for entry in template.deployments if entry.name == VERSION_DEPLOYMENT), None)
+    if deployment is not None:
+        parts["deployment"] = deployment.model_dump(mode="json", exclude_unset=True, exclude={"name"})
+    return parts

@@ -1,21 +1,25 @@
-"""Applying rollout steps durably: "intent, then applied" (see `rollout.persistence.store`), with retries and crash
-recovery.
+"""Applying rollout steps durably: "intent, then applied" (see `rollout.persistence.store`), with retries and the
+one crash-recovery path.
 
 A step is persisted as an intent (`RolloutStore.begin`) before the router is touched; the router applies its
-effect (`rollout.effects.apply_effect`, idempotent) and the registry records a verdict it carries; then the
-event log records it (`commit`). A rerun after `kill -9` finishes the pending intent first (`recover`).
+effect through its verbs (idempotent: every effect is absolute) and the registry records a verdict it carries; then
+the event log records it (`commit`). A rerun after `kill -9` finishes the pending intent first (`recover`): when
+its step is already in the event log only the state file is behind, otherwise the effect is applied again
+(harmless when it had reached the router, necessary when it had not) and committed.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rayship.errors import RayshipError, UnavailableError
-from rollout.adapters.routers.base import Router
 from rollout.clock import Clock
 from rollout.core.state_machine import RolloutState
-from rollout.effects import Effect, apply_effect
+from rollout.effects import DeployEffect, Effect, RemoveEffect, RouteEffect, carried_verdict
 from rollout.persistence.store import Intent, RolloutStore
+
+if TYPE_CHECKING:  # the routers import Ray's Serve schema; applying steps needs only their verbs
+    from rollout.adapters.routers.base import Router
 
 # The driver's own steps, beside the policy's actions (`rollout.core.state_machine.Action`) in the event log.
 DEPLOY = "deploy_candidate"
@@ -69,27 +73,29 @@ class StepExecutor:
             return True
         return False
 
-    def recover(self) -> bool:
-        """Finish the step a killed driver left pending; True when there was one."""
+    def recover(self) -> Intent | None:
+        """Finish the step a killed driver left pending; returns it (None when there was none)."""
         stored = self.store.load()
         if stored is None or stored.pending is None:
-            return False
+            return None
         if self.store.is_logged(stored.pending.step_id):  # applied and logged: only the state file is behind
             self.store.commit(stored.pending, self.clock.now())
         else:
             self.execute(stored.pending, replayed=True)
-        return True
+        return stored.pending
 
     def _apply(self, intent: Intent) -> None:
-        if intent.effect.get("kind", "none") != "none":
-            config, wait_for = apply_effect(self.router.read_config(), self.model, intent.effect)
-            self.router.write_config(config, wait_for)
-        verdict = intent.effect.get("verdict")
+        self._through_router(intent.effect)
+        verdict = carried_verdict(intent.effect)
         if verdict is not None and self.registry is not None:
             self.registry.record_outcome(
-                self.model,
-                verdict["champion"],
-                verdict["candidate"],
-                verdict["verdict"],
-                intent.state_after.rollout_id,
+                self.model, verdict.champion, verdict.candidate, verdict.verdict, intent.state_after.rollout_id
             )
+
+    def _through_router(self, effect: Effect) -> None:
+        if isinstance(effect, DeployEffect):
+            self.router.add_version(self.model, effect.version, effect.app)
+        elif isinstance(effect, RouteEffect):
+            self.router.set_routes(self.model, effect)
+        elif isinstance(effect, RemoveEffect):
+            self.router.remove_version(self.model, effect.version, effect.app)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
 from ray.serve import Application
 
+from deployments.app_config import GATEWAY_DEPLOYMENT
 from deployments.auth import read_admin_token
 from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
@@ -35,8 +36,6 @@ from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
 from deployments.traffic_policy import GatewayConfig
 
 logger = logging.getLogger("ray.serve")
-
-DEPLOYMENT_NAME = "Gateway"
 
 
 class GatewayAppArgs(BaseModel):
@@ -57,7 +56,7 @@ def policy_digest(config: GatewayConfig) -> str:
 
 
 @serve.deployment(
-    name=DEPLOYMENT_NAME,
+    name=GATEWAY_DEPLOYMENT,
     ray_actor_options={"num_cpus": 0.1},
     max_ongoing_requests=256,
 )

@@ -20,10 +20,10 @@ from ray.serve.context import _get_global_client
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
 
+from deployments.app_config import VERSION_DEPLOYMENT
 from deployments.errors import VersionUnavailableError
 from deployments.gateway.batcher import VersionBatcher
 from deployments.types import Features, ModelMetadata, Prediction, VersionError
-from deployments.version_app import DEPLOYMENT_NAME
 
 logger = logging.getLogger("ray.serve")
 
@@ -35,7 +35,7 @@ def running_replicas(details: Mapping[str, Any]) -> dict[str, int]:
     instance details (the dict behind `serve.status()`, in the shape of `ray.serve.schema.ServeInstanceDetails`)."""
     running = {}
     for name, app in (details.get("applications") or {}).items():
-        deployment = (app.get("deployments") or {}).get(DEPLOYMENT_NAME)
+        deployment = (app.get("deployments") or {}).get(VERSION_DEPLOYMENT)
         replicas = (deployment.get("replicas") or []) if deployment else []
         count = sum(1 for replica in replicas if replica.get("state") == "RUNNING")
         if count:
@@ -110,7 +110,7 @@ class ServeVersionCaller:
     def _handle(self, app: str) -> DeploymentHandle:
         handle = self._handles.get(app)
         if handle is None:
-            handle = serve.get_deployment_handle(DEPLOYMENT_NAME, app, _check_exists=False, _record_telemetry=False)
+            handle = serve.get_deployment_handle(VERSION_DEPLOYMENT, app, _check_exists=False, _record_telemetry=False)
             self._handles[app] = handle
         return handle
 

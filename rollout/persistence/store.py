@@ -7,22 +7,21 @@ The protocol that makes a killed driver resume without repeating or skipping a s
 3. `commit()` appends one event line for that step id (fsync), then rewrites the state file with the new state
    and no intent.
 
-After a crash, `recover()` looks at the pending intent: if its step id is already in the event log, the crash
-came after step 3's append, so only the state file is finished; otherwise the effect is applied again
-(harmless when it had reached the router, necessary when it had not) and committed. Each step id therefore
-appears in the event log exactly once, whatever instant the driver was killed at.
+After a crash, the driver's one recovery path (`rollout.steps.StepExecutor.recover`) looks at the pending intent:
+if its step id is already in the event log (`is_logged`), the crash came after step 3's append, so only the state
+file is finished; otherwise the effect is applied again and committed. Each step id therefore appears in the event
+log exactly once, whatever instant the driver was killed at.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rollout.core.state_machine import RolloutState
+from rollout.effects import Effect
 from rollout.errors import CorruptStoreError, StoreConflictError
 from rollout.persistence.atomic_file import write_atomically
 from rollout.persistence.jsonl import append_line, complete_lines
@@ -39,7 +38,7 @@ class Intent(BaseModel):
 
     step_id: int = Field(ge=1, description="Monotonically increasing id of this step within the model's log.")
     action: str = Field(description="What to apply: a policy action or a driver step (e.g. deploy_candidate).")
-    effect: dict[str, Any] = Field(description="Parameters the driver needs to apply the action idempotently.")
+    effect: Effect = Field(description="What the router applies for the action, idempotently.")
     state_after: RolloutState = Field(description="The rollout state once the action is applied.")
     reason: str = Field(description="Why, for humans and reports.")
     decided_at_s: float = Field(description="When it was decided (driver clock, seconds).")
@@ -53,7 +52,7 @@ class AppliedEvent(BaseModel):
     step_id: int = Field(ge=1, description="The intent's step id; each appears once.")
     rollout_id: str = Field(description="The rollout this step belongs to.")
     action: str = Field(description="The action applied.")
-    effect: dict[str, Any] = Field(description="What was applied.")
+    effect: Effect = Field(description="What was applied.")
     phase: str = Field(description="Rollout phase after the action.")
     candidate_weight: int = Field(description="Candidate weight (%) after the action.")
     reason: str = Field(description="Why.")
@@ -114,9 +113,7 @@ class RolloutStore:
             raise StoreConflictError(self.model, f"step {stored.pending.step_id} is pending; recover first")
         return self._write(stored.model_copy(update={"state": state}))
 
-    def begin(
-        self, action: str, effect: dict[str, Any], state_after: RolloutState, reason: str, now_s: float
-    ) -> Intent:
+    def begin(self, action: str, effect: Effect, state_after: RolloutState, reason: str, now_s: float) -> Intent:
         """Persist the intent to apply `action`; call before touching the router."""
         stored = self._require()
         if stored.pending is not None:
@@ -133,8 +130,7 @@ class RolloutStore:
         return intent
 
     def commit(self, intent: Intent, now_s: float, replayed: bool = False, error: str | None = None) -> StoredRollout:
-        """Record the outcome of `intent`: one event line (unless already there), then the state - the
-        intent's
+        """Record the outcome of `intent`: one event line (unless already there), then the state - the intent's
         `state_after` when applied, the previous state when it failed with `error`."""
         stored = self._require()
         if stored.pending is None or stored.pending.step_id != intent.step_id:
@@ -147,18 +143,6 @@ class RolloutStore:
     def is_logged(self, step_id: int) -> bool:
         """Whether the event log already has a line for this step."""
         return step_id in {event.step_id for event in self.events()}
-
-    def recover(self, apply: Callable[[Intent], None], now_s: float) -> Intent | None:
-        """Finish the step a crashed driver left pending; returns it (None when there was none)."""
-        stored = self.load()
-        if stored is None or stored.pending is None:
-            return None
-        intent = stored.pending
-        already_applied = self.is_logged(intent.step_id)
-        if not already_applied:
-            apply(intent)
-        self.commit(intent, now_s, replayed=not already_applied)
-        return intent
 
     def events(self) -> list[AppliedEvent]:
         """The event log, oldest first; a torn last line (a crash mid-append) is not an event."""

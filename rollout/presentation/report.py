@@ -11,6 +11,7 @@ from pathlib import Path
 from rollout.core.analysis import agreement, describe_agreement
 from rollout.core.observation import VersionWindow
 from rollout.core.state_machine import CLOCK_TOLERANCE_S
+from rollout.effects import carried_verdict
 from rollout.persistence.atomic_file import write_atomically
 from rollout.persistence.history import Progress
 from rollout.persistence.store import AppliedEvent
@@ -85,9 +86,9 @@ def weight_at(timeline: list[tuple[float, int]], at_s: float) -> int:
 def verdict(history: list[Progress], events: list[AppliedEvent]) -> str:
     """The last verdict the event log recorded, else the final phase."""
     for event in reversed(events):
-        outcome = event.effect.get("verdict")
+        outcome = carried_verdict(event.effect)
         if outcome is not None:
-            return str(outcome["verdict"])
+            return outcome.verdict
     return history[-1].state.phase.value.lower() if history else "unknown"
 
 

@@ -1,2 +1,2 @@
-"""Traffic routers: how a rollout reads and writes the live Serve config (Serve REST API, KubeRay
-RayService)."""
+"""Traffic routers: the rollout's verbs (add a version, set routes, remove a version) over the live Serve config,
+through the Serve REST API or a KubeRay RayService."""

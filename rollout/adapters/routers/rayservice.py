@@ -6,7 +6,8 @@ change made through Serve's REST API would be undone. This router therefore chan
 `status.activeServiceStatus.applicationStatuses`, which KubeRay copies from Serve. A serveConfigV2-only change is
 applied in place on the active cluster (no new RayCluster), so version apps come and go without touching others.
 
-The `kubernetes.client.CustomObjectsApi` is injected; `connect()` builds a real one from a kubeconfig.
+The verbs are `ServeConfigRouter`'s; this module does the I/O. The `kubernetes.client.CustomObjectsApi` is
+injected; `connect()` builds a real one from a kubeconfig.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from rollout.adapters.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
+from rollout.adapters.routers.base import DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY, ServeConfigRouter
 from rollout.clock import Clock, SystemClock
 from rollout.errors import AppStartError, InvalidServeConfigV2Error, RayServiceNotFoundError, RouterUnavailableError
 
@@ -94,7 +95,7 @@ def _observed(rayservice: dict, generation: int) -> bool:
     return rayservice.get("status", {}).get("observedGeneration", 0) >= generation
 
 
-class RayServiceRouter:
+class RayServiceRouter(ServeConfigRouter):
     """`Router` over one RayService: whole Serve configs in and out, statuses from the RayService status."""
 
     def __init__(

@@ -1,5 +1,5 @@
 """Router through Ray Serve's REST API on the dashboard: `GET`/`PUT /api/serve/applications/` with the cluster
-token (`Authorization: Bearer <token>`).
+token (`Authorization: Bearer <token>`). The verbs are `ServeConfigRouter`'s; this module does the I/O.
 
 `read_config` rebuilds the deploy config from the instance details (each app's `deployed_app_config`, which
 Ray returns with only the fields that were set, plus the live `proxy_location`, `http_options` and
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from rollout.adapters.routers.base import DELETING, DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY
+from rollout.adapters.routers.base import DELETING, DEPLOY_FAILED, NOT_STARTED, RUNNING, UNHEALTHY, ServeConfigRouter
 from rollout.clock import Clock
 from rollout.errors import AppStartError, ImperativeAppError, RouterUnavailableError, ServeConfigRejectedError
 
@@ -48,7 +48,7 @@ def newest_deploy_time(details: dict[str, Any]) -> float:
     )
 
 
-class ServeRestRouter:
+class ServeRestRouter(ServeConfigRouter):
     def __init__(
         self,
         dashboard_url: str,

@@ -17,6 +17,8 @@ import pytest
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
+from deployments import app_config
+from deployments.app_config import GATEWAY_APP
 from deployments.gateway.app import policy_digest
 from deployments.traffic_policy import GatewayConfig
 from registry.api import PinnedVersion
@@ -27,12 +29,8 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 API_KEY = {"x-api-key": "key-1"}  # ignored while the policy names no api_keys_env
 KEY_ENV = {"RAYSHIP_TEST_API_KEYS": "key-1,key-2"}  # the gateway's env in every deploy (changing it restarts it)
 DEPLOY_TIMEOUT_S = 300.0
-VERSION_DEPLOYMENT = {
-    "name": "ModelVersion",
-    "num_replicas": 1,
-    "max_ongoing_requests": 64,
-    "ray_actor_options": {"num_cpus": 0.1},
-}
+VERSION_OPTIONS = {"num_replicas": 1, "max_ongoing_requests": 64, "ray_actor_options": {"num_cpus": 0.1}}
+GATEWAY_OPTIONS = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.1}}
 
 
 def train_and_register(name: str) -> PinnedVersion:
@@ -51,22 +49,9 @@ class Serve:
         self.port = settings.serve_port
 
     def config(self, apps: list[dict], gateway_config: dict, gateway_env: dict | None = KEY_ENV) -> dict:
-        gateway = {
-            "name": "gateway",
-            "route_prefix": "/",
-            "import_path": "deployments.gateway.app:build_app",
-            "args": {},
-            "deployments": [
-                {
-                    "name": "Gateway",
-                    "num_replicas": 1,
-                    "ray_actor_options": {"num_cpus": 0.1},
-                    "user_config": gateway_config,
-                }
-            ],
-        }
-        if gateway_env:
-            gateway["runtime_env"] = {"env_vars": gateway_env}
+        """`gateway_config` is written as it is: a test deploys a policy the gateway must reject."""
+        runtime_env = {"env_vars": gateway_env} if gateway_env else None
+        gateway = app_config.gateway_app(gateway_config, runtime_env=runtime_env, deployment=GATEWAY_OPTIONS)
         return {"http_options": {"host": "127.0.0.1", "port": self.port}, "applications": [gateway, *apps]}
 
     def deploy(self, config: dict) -> None:
@@ -106,7 +91,7 @@ class Serve:
     def apply(self, apps: list[dict], gateway_config: dict) -> None:
         """Deploy, wait until every app runs, the gateway runs exactly this policy and sees the deployed versions."""
         self.deploy(self.config(apps, gateway_config))
-        self.wait_running(["gateway", *(app["name"] for app in apps)])
+        self.wait_running([GATEWAY_APP, *(app["name"] for app in apps)])
         config = GatewayConfig.model_validate(gateway_config)
         self.wait(lambda _: self.policy().get("policy_digest") == policy_digest(config), "the gateway policy")
         deployed = {app["name"] for app in apps}
@@ -167,17 +152,15 @@ def summary(apps: dict) -> dict:
 
 
 def version_app(pinned: PinnedVersion, **deployment: object) -> dict:
-    return {
-        "name": f"{pinned.name}-v{pinned.version}",
-        "route_prefix": None,
-        "import_path": "deployments.version_app:build_app",
-        "args": {"model_uri": pinned.uri},
-        "deployments": [{**VERSION_DEPLOYMENT, **deployment}],
-    }
+    return app_config.version_app(
+        pinned.name, pinned.version, model_uri=pinned.uri, deployment={**VERSION_OPTIONS, **deployment}
+    )
 
 
 def policy(*weights: tuple[PinnedVersion, int], **extra: object) -> dict:
-    versions = [{"version": p.version, "app": f"{p.name}-v{p.version}", "weight": w} for p, w in weights]
+    versions = [
+        {"version": p.version, "app": app_config.version_app_name(p.name, p.version), "weight": w} for p, w in weights
+    ]
     return {"models": {MODEL: {"versions": versions, "champion": weights[0][0].version, **extra}}}
 
 

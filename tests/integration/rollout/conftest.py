@@ -16,7 +16,9 @@ import yaml
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
+from deployments import app_config
 from deployments.stats import ModelStats
+from deployments.traffic_policy import GatewayConfig, ModelPolicy, VersionRoute
 from registry.api import PinnedVersion
 from rollout.adapters.metrics_source import STATS_PATH
 from rollout.adapters.routers.serve_rest import ServeRestRouter
@@ -26,46 +28,22 @@ from scripts.example_models import register_broken, register_iris
 
 MODEL = "iris-rollout"
 ROW = [5.1, 3.5, 1.4, 0.2]
-VERSION_DEPLOYMENT = {
-    "name": "ModelVersion",
-    "num_replicas": 1,
-    "max_ongoing_requests": 64,
-    "ray_actor_options": {"num_cpus": 0.1},
-}
+VERSION_OPTIONS = {"num_replicas": 1, "max_ongoing_requests": 64, "ray_actor_options": {"num_cpus": 0.1}}
+GATEWAY_OPTIONS = {"num_replicas": 1, "ray_actor_options": {"num_cpus": 0.1}}
 LINEAGE = {"experiment": "rollout-integration", "sweep_id": "rollout-it"}
 
 
 def version_app(pinned: PinnedVersion) -> dict:
-    return {
-        "name": f"{pinned.name}-v{pinned.version}",
-        "route_prefix": None,
-        "import_path": "deployments.version_app:build_app",
-        "args": {"model_uri": pinned.uri},
-        "deployments": [dict(VERSION_DEPLOYMENT)],
-    }
+    return app_config.version_app(pinned.name, pinned.version, model_uri=pinned.uri, deployment=VERSION_OPTIONS)
 
 
 def gateway_config(live: dict, champion: PinnedVersion) -> dict:
     """Serve running only the gateway and the champion's app (100 %)."""
-    policy = {
-        "versions": [{"version": champion.version, "app": f"{champion.name}-v{champion.version}", "weight": 100}],
-        "champion": champion.version,
-        "failover": True,
-    }
-    gateway = {
-        "name": "gateway",
-        "route_prefix": "/",
-        "import_path": "deployments.gateway.app:build_app",
-        "args": {},
-        "deployments": [
-            {
-                "name": "Gateway",
-                "num_replicas": 1,
-                "ray_actor_options": {"num_cpus": 0.1},
-                "user_config": {"models": {champion.name: policy}},
-            }
-        ],
-    }
+    route = VersionRoute(
+        version=champion.version, app=app_config.version_app_name(champion.name, champion.version), weight=100
+    )
+    policy = ModelPolicy(versions=[route], champion=champion.version, failover=True)
+    gateway = app_config.gateway_app(GatewayConfig(models={champion.name: policy}), deployment=GATEWAY_OPTIONS)
     return {**live, "applications": [gateway, version_app(champion)]}
 
 
@@ -169,7 +147,7 @@ def serve_champion(
     champion = rollout_versions["champion"]
     serve_router.write_config(
         gateway_config(serve_router.read_config(), champion),
-        ["gateway", f"{champion.name}-v{champion.version}"],
+        [app_config.GATEWAY_APP, app_config.version_app_name(champion.name, champion.version)],
     )
     wait_until_ready(cluster.serve_url, champion.name)
     return champion

@@ -21,7 +21,6 @@ from rollout.persistence.history import ProgressLog
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from rollout.presentation.report import write_report
-from rollout.serve_edits import app_names, gateway_policy, policy_weights
 from rollout.spec_file import load_spec
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
@@ -76,10 +75,10 @@ def test_a_good_candidate_is_promoted_with_no_failed_request(
         ("promote", 100),
         ("remove_version", 100),
     ]
-    live = serve_router.read_config()
-    assert policy_weights(live, MODEL) == {good.version: 100}
-    assert gateway_policy(live, MODEL)["champion"] == good.version
-    assert f"{MODEL}-v{champion.version}" not in app_names(live)
+    live = serve_router.applied()
+    assert live.weights(MODEL) == {good.version: 100}
+    assert live.policy(MODEL).champion == good.version
+    assert f"{MODEL}-v{champion.version}" not in live.app_names()
     files = write_report(tmp_path / "reports", history.read(final.rollout_id), events)
     assert files.markdown.read_text().startswith(f"# Rollout {final.rollout_id}: {MODEL} {champion.version} -> ")
 
@@ -108,9 +107,9 @@ def test_a_candidate_failing_on_real_input_is_rolled_back_and_failover_hides_it(
     ]
     assert seen.failures == []  # failover retried every failed candidate request on the champion
     assert set(seen.answers) == {(200, champion.version)}
-    live = serve_router.read_config()
-    assert policy_weights(live, MODEL) == {champion.version: 100}
-    assert f"{MODEL}-v{broken.version}" not in app_names(live)
+    live = serve_router.applied()
+    assert live.weights(MODEL) == {champion.version: 100}
+    assert f"{MODEL}-v{broken.version}" not in live.app_names()
     analysed = [record for record in history.read(final.rollout_id) if record.checks]
     assert any(not check.passed and check.name == "candidate_error_rate" for check in analysed[-1].checks)
     rollback, first_weight = events[2], events[1]
@@ -137,6 +136,6 @@ def test_a_candidate_that_cannot_start_is_aborted_and_the_champion_untouched(
     assert [event.action for event in events] == ["deploy_candidate", "rollback", "remove_version"]
     assert events[0].error.startswith(f"Application '{MODEL}-v{missing}' did not start: DEPLOY_FAILED")
     assert seen.failures == []
-    live = serve_router.read_config()
-    assert policy_weights(live, MODEL) == {champion.version: 100}
-    assert app_names(live) == ["gateway", f"{MODEL}-v{champion.version}"]
+    live = serve_router.applied()
+    assert live.weights(MODEL) == {champion.version: 100}
+    assert live.app_names() == ["gateway", f"{MODEL}-v{champion.version}"]

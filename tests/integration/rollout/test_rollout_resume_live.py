@@ -23,7 +23,6 @@ from registry.catalog import set_alias
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
-from rollout.serve_edits import policy_weights
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 REPO = Path(__file__).resolve().parents[3]
@@ -72,12 +71,12 @@ def test_a_canary_killed_with_sigkill_resumes_on_rerun_applying_each_weight_once
 
         # No driver runs now: its lease is left behind, and the gateway keeps the last split it applied.
         at_kill = store.events()
-        weights = at_kill[-1].effect["weights"]
+        weights = at_kill[-1].effect.weights
         assert LeaseFile(state_dir, MODEL).read().owner.split(":")[1] == str(first.pid)
-        assert policy_weights(serve_router.read_config(), MODEL) == weights
+        assert serve_router.applied().weights(MODEL) == weights
         answers = served(100)
         assert set(answers) == {(200, champion.version), (200, good.version)}, answers
-        assert policy_weights(serve_router.read_config(), MODEL) == weights
+        assert serve_router.applied().weights(MODEL) == weights
 
         rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
 
@@ -97,5 +96,5 @@ def test_a_canary_killed_with_sigkill_resumes_on_rerun_applying_each_weight_once
     assert {event.rollout_id for event in events} == {events[0].rollout_id}
     assert not any(event.replayed or event.error for event in events)
     assert seen.failures == []
-    assert policy_weights(serve_router.read_config(), MODEL) == {good.version: 100}
+    assert serve_router.applied().weights(MODEL) == {good.version: 100}
     assert resolve(f"models:/{MODEL}@champion").version == good.version

@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from cluster.settings import ClusterSettings
+from deployments.app_config import GATEWAY_APP, version_app
 from rollout.adapters.routers.serve_rest import APPLICATIONS_PATH, ServeRestRouter
 from rollout.errors import AppStartError
-from rollout.serve_edits import find_app, version_app, with_version_app
+from rollout.live_config import live_config_dict, parse_app, with_gateway
+from rollout.serve_edits import with_version_app
 
 SERVE_YAML = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 
@@ -37,7 +39,8 @@ def live_statuses(router: ServeRestRouter) -> dict[str, str]:
 
 def gateway_only(live: dict) -> dict:
     """The shipped gateway app with no models and one small replica: it needs no registered model."""
-    gateway = copy.deepcopy(find_app(yaml.safe_load(SERVE_YAML.read_text()), "gateway"))
+    shipped = yaml.safe_load(SERVE_YAML.read_text())["applications"]
+    gateway = copy.deepcopy(next(app for app in shipped if app["name"] == GATEWAY_APP))
     deployment = gateway["deployments"][0]
     deployment["user_config"]["models"] = {}
     deployment.pop("autoscaling_config", None)
@@ -52,13 +55,11 @@ def test_a_gateway_policy_change_is_applied_in_place(
     assert live_statuses(serve_router) == {"gateway": "RUNNING"}
     replicas_before = replica_ids(cluster, token, "gateway")
 
-    changed = serve_router.read_config()
-    gateway = find_app(changed, "gateway")
-    gateway["deployments"][0]["user_config"]["max_body_bytes"] = 2048
-    serve_router.write_config(with_version_app(changed, gateway), ["gateway"])
+    live = serve_router.applied()
+    changed = with_gateway(live, live.gateway.model_copy(update={"max_body_bytes": 2048}))
+    serve_router.write_config(live_config_dict(changed), ["gateway"])
 
-    live = find_app(serve_router.read_config(), "gateway")
-    assert live["deployments"][0]["user_config"]["max_body_bytes"] == 2048
+    assert serve_router.applied().gateway.max_body_bytes == 2048
     assert live_statuses(serve_router) == {"gateway": "RUNNING"}
     assert replica_ids(cluster, token, "gateway") == replicas_before
 
@@ -68,11 +69,13 @@ def test_a_version_app_that_cannot_load_fails_and_the_gateway_is_untouched(
 ) -> None:
     serve_router.write_config(gateway_only(serve_router.read_config()), ["gateway"])
     replicas_before = replica_ids(cluster, token, "gateway")
-    broken = version_app("nosuchmodel", "1")
-    broken["deployments"] = [{"name": "ModelVersion", "ray_actor_options": {"num_cpus": 0.1}, "num_replicas": 1}]
+    broken = parse_app(
+        version_app("nosuchmodel", "1", deployment={"ray_actor_options": {"num_cpus": 0.1}, "num_replicas": 1})
+    )
 
+    with_broken = live_config_dict(with_version_app(serve_router.applied(), broken))
     with pytest.raises(AppStartError) as caught:
-        serve_router.write_config(with_version_app(serve_router.read_config(), broken), ["nosuchmodel-v1"])
+        serve_router.write_config(with_broken, ["nosuchmodel-v1"])
 
     assert caught.value.app_name == "nosuchmodel-v1"
     assert caught.value.status == "DEPLOY_FAILED"

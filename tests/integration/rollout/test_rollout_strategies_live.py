@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from cluster.settings import ClusterSettings
 from deployments.routing import choose_version, sticky_draw
 from deployments.stats import VersionStats
-from deployments.traffic_policy import VersionRoute
+from deployments.traffic_policy import ShadowPolicy, VersionRoute
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
 from rollout.adapters.routers.serve_rest import ServeRestRouter
@@ -28,7 +28,6 @@ from rollout.cli import main
 from rollout.core.state_machine import Phase, RolloutState
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import AppliedEvent, RolloutStore
-from rollout.serve_edits import app_names, gateway_policy, policy_weights
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 VERDICT_TAG, ROLE_TAG = "rayship.rollout.verdict", "rayship.rollout.role"
@@ -83,10 +82,10 @@ def test_bluegreen_switches_at_once_keeps_the_old_version_warm_and_an_abort_swit
 
         # In the warm window: every user is on the candidate, the alias moved, the old version's app still runs.
         assert actions(tmp_path) == [("deploy_candidate", 0), ("advance", 0), ("promote", 100)]
-        assert event(tmp_path, "advance").effect["shadow"] == {"version": candidate.version, "percent": 100}
-        live = serve_router.read_config()
-        assert policy_weights(live, MODEL) == {champion.version: 0, candidate.version: 100}
-        assert gateway_policy(live, MODEL)["champion"] == candidate.version
+        assert event(tmp_path, "advance").effect.shadow == ShadowPolicy(version=candidate.version, percent=100)
+        live = serve_router.applied()
+        assert live.weights(MODEL) == {champion.version: 0, candidate.version: 100}
+        assert live.policy(MODEL).champion == candidate.version
         assert serve_router.app_statuses()[f"{MODEL}-v{champion.version}"] == "RUNNING"
         assert set(served(20)) == {(200, candidate.version)}
         assert resolve(f"models:/{MODEL}@champion").version == candidate.version
@@ -120,10 +119,10 @@ def test_bluegreen_switches_at_once_keeps_the_old_version_warm_and_an_abort_swit
     switched_at_s = event(tmp_path, "promote").decided_at_s
     assert all(a.version == champion.version for a in seen.log if a.received_at_s < switched_at_s)
     assert seen.failures == []
-    live = serve_router.read_config()
-    assert policy_weights(live, MODEL) == {champion.version: 100}
-    assert gateway_policy(live, MODEL)["champion"] == champion.version
-    assert f"{MODEL}-v{candidate.version}" not in app_names(live)
+    live = serve_router.applied()
+    assert live.weights(MODEL) == {champion.version: 100}
+    assert live.policy(MODEL).champion == champion.version
+    assert f"{MODEL}-v{candidate.version}" not in live.app_names()
     assert set(served(20)) == {(200, champion.version)}
     assert resolve(f"models:/{MODEL}@champion").version == champion.version
     assert verdicts(champion.version, candidate.version) == [("reverted", "champion"), ("reverted", "candidate")]
@@ -150,7 +149,7 @@ def test_shadow_mirrors_to_the_candidate_serves_only_the_champion_and_concludes(
 
     final = stored_state(tmp_path)
     assert actions(tmp_path) == [("deploy_candidate", 0), ("advance", 0), ("conclude", 0), ("remove_version", 0)]
-    assert event(tmp_path, "advance").effect["shadow"] == {"version": candidate.version, "percent": 100}
+    assert event(tmp_path, "advance").effect.shadow == ShadowPolicy(version=candidate.version, percent=100)
     # Every user answer came from the champion; the candidate only saw mirrored requests, all of them answered.
     assert seen.failures == []
     assert set(seen.answers) == {(200, champion.version)}
@@ -172,10 +171,10 @@ def test_shadow_mirrors_to_the_candidate_serves_only_the_champion_and_concludes(
     # The champion is unchanged: alias, policy, and the candidate's app is gone.
     assert resolve(f"models:/{MODEL}@champion").version == champion.version
     assert verdicts(champion.version, candidate.version) == [("concluded", "champion"), ("concluded", "candidate")]
-    live = serve_router.read_config()
-    assert policy_weights(live, MODEL) == {champion.version: 100}
-    assert gateway_policy(live, MODEL).get("shadow") is None
-    assert f"{MODEL}-v{candidate.version}" not in app_names(live)
+    live = serve_router.applied()
+    assert live.weights(MODEL) == {champion.version: 100}
+    assert live.policy(MODEL).shadow is None
+    assert f"{MODEL}-v{candidate.version}" not in live.app_names()
 
 
 def test_abtest_splits_sticky_by_user_and_concludes_with_the_significance_result(
@@ -224,4 +223,4 @@ def test_abtest_splits_sticky_by_user_and_concludes_with_the_significance_result
     assert (final.phase, final.candidate_weight, final.message) == (Phase.SUCCEEDED, 0, message)
     assert f"Rollout {final.rollout_id} of '{MODEL}': Succeeded ({message})\n" in capsys.readouterr().out
     assert resolve(f"models:/{MODEL}@champion").version == champion.version
-    assert policy_weights(serve_router.read_config(), MODEL) == {champion.version: 100}
+    assert serve_router.applied().weights(MODEL) == {champion.version: 100}

@@ -8,21 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deployments.app_config import gateway_app, version_app
 from kuberay.errors import ServeConfigError
 from kuberay.serve_config_v2 import cluster_serve_config, load_serve_config, serve_config_yaml
 
 LOCAL = {
     "proxy_location": "EveryNode",
     "http_options": {"host": "127.0.0.1", "port": 8000, "request_timeout_s": 30},
-    "applications": [
-        {
-            "name": "iris-v1",
-            "route_prefix": None,
-            "import_path": "deployments.version_app:build_app",
-            "args": {"model_uri": "models:/iris/1"},
-        }
-    ],
+    "applications": [version_app("iris", "1")],
 }
+IRIS_POLICY = {"models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}]}}}
 
 
 def test_cluster_copy_binds_all_interfaces_and_keeps_everything_else() -> None:
@@ -87,3 +82,18 @@ def test_config_that_ray_rejects_names_the_field(tmp_path: Path) -> None:
         load_serve_config(path)
     assert str(err.value).startswith(f"Serve config {path}: fails Ray's ServeDeploySchema at 'applications.0.")
     assert "import_path" in str(err.value)
+
+
+def test_a_config_without_the_gateway_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "serve.yaml"
+    path.write_text(yaml.safe_dump(LOCAL))
+    with pytest.raises(ServeConfigError) as err:
+        load_serve_config(path)
+    assert str(err.value) == f"Serve config {path}: has no application 'gateway' with a deployment 'Gateway'"
+
+
+def test_a_config_with_the_gateway_loads_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "serve.yaml"
+    config = {**LOCAL, "applications": [gateway_app(IRIS_POLICY), *LOCAL["applications"]]}
+    path.write_text(yaml.safe_dump(config))
+    assert load_serve_config(path) == config

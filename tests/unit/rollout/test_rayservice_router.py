@@ -1,97 +1,31 @@
-"""RayServiceRouter against a fake CustomObjectsApi that behaves like the API server + KubeRay (no cluster)."""
+"""RayServiceRouter against a fake CustomObjectsApi that behaves like the API server + KubeRay (no cluster): its wire
+behaviour. The contract it shares with the Serve REST router is tested once, in test_rollout_routers.py."""
 
 from __future__ import annotations
-
-import copy
-from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from rollout.adapters.routers.base import Router
-from rollout.adapters.routers.rayservice import RayServiceRouter, serve_config_patch
+from deployments.app_config import gateway_app, version_app
+from rollout.adapters.routers.rayservice import serve_config_patch
 from rollout.errors import AppStartError, InvalidServeConfigV2Error, RayServiceNotFoundError, RouterUnavailableError
-from rollout.serve_edits import (
-    app_names,
-    find_app,
-    policy_weights,
-    version_app,
-    with_policy_version,
-    with_version_app,
-    with_weights,
+from tests.unit.rollout.serve_fakes import (
+    IRIS_POLICY,
+    NAME,
+    NAMESPACE,
+    FakeClock,
+    FakeCustomObjects,
+    rendered_rayservice,
 )
+from tests.unit.rollout.serve_fakes import rayservice_router as router
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-NAMESPACE, NAME = "rayship-dev", "rayship"
 CONFIG = {
     "proxy_location": "EveryNode",
     "http_options": {"host": "0.0.0.0", "port": 8000},
-    "applications": [
-        {"name": "gateway", "route_prefix": "/", "import_path": "deployments.gateway.app:build_app", "args": {}},
-        {"name": "iris-v1", "route_prefix": None, "import_path": "deployments.version_app:build_app"},
-    ],
+    "applications": [gateway_app(IRIS_POLICY), version_app("iris", "1")],
 }
-WITH_V2 = {**CONFIG, "applications": [*CONFIG["applications"], {"name": "iris-v2", "route_prefix": None}]}
-
-
-def rendered_rayservice() -> dict[str, Any]:
-    """The RayService exactly as `kuberay/` deploys it (dev overlay)."""
-    docs = yaml.safe_load_all((REPO_ROOT / "kuberay" / "rendered" / "dev.yaml").read_text())
-    return next(d for d in docs if d and d["kind"] == "RayService")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
-
-class FakeCustomObjects:
-    """Stores one RayService; a merge patch bumps metadata.generation like the API server does. Each get
-    first applies the next scripted KubeRay status (observed generation offset + app statuses), if any."""
-
-    def __init__(self, rayservice: dict[str, Any], statuses: list[tuple[int, dict[str, str]]] | None = None) -> None:
-        self.obj = copy.deepcopy(rayservice)
-        self.obj.setdefault("metadata", {})["generation"] = 3
-        self.obj["status"] = {"observedGeneration": 3, "activeServiceStatus": {"applicationStatuses": {}}}
-        self.script = list(statuses or [])
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.error: Exception | None = None
-
-    def get_namespaced_custom_object(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append(("get", kwargs))
-        if self.error:
-            raise self.error
-        if self.script:
-            lag, apps = self.script.pop(0)
-            self.obj["status"] = {
-                "observedGeneration": self.obj["metadata"]["generation"] + lag,
-                "activeServiceStatus": {
-                    "applicationStatuses": {n: {"status": s, "message": f"{n} is {s}"} for n, s in apps.items()}
-                },
-            }
-        return copy.deepcopy(self.obj)
-
-    def patch_namespaced_custom_object(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append(("patch", kwargs))
-        if self.error:
-            raise self.error
-        self.obj["spec"].update(kwargs["body"]["spec"])
-        self.obj["metadata"]["generation"] += 1
-        return copy.deepcopy(self.obj)
-
-
-def router(api: FakeCustomObjects, clock: FakeClock | None = None) -> RayServiceRouter:
-    return RayServiceRouter(api, NAME, NAMESPACE, clock=clock or FakeClock(), timeout_s=30, poll_interval_s=5)
+WITH_V2 = {**CONFIG, "applications": [*CONFIG["applications"], version_app("iris", "2")]}
 
 
 def test_patch_sets_only_serve_config_v2_as_yaml_in_key_order() -> None:
@@ -106,10 +40,6 @@ def test_patch_rejects_a_config_without_applications() -> None:
     with pytest.raises(InvalidServeConfigV2Error) as err:
         serve_config_patch({"applications": {}})
     assert str(err.value) == "serveConfigV2 of the new config: it must be a mapping with an 'applications' list"
-
-
-def test_it_is_a_router() -> None:
-    assert isinstance(router(FakeCustomObjects(rendered_rayservice())), Router)
 
 
 def test_reads_the_serve_config_kuberay_deploys() -> None:
@@ -253,23 +183,3 @@ def test_a_rayservice_without_serve_config_is_reported() -> None:
         router(FakeCustomObjects(rayservice)).read_config()
 
     assert str(err.value) == "serveConfigV2 of RayService rayship-dev/rayship: the RayService has none"
-
-
-def test_a_two_phase_canary_through_the_rayservice() -> None:
-    """Add the candidate's app and wait for it, then shift weights: each write is one patch of serveConfigV2."""
-    api = FakeCustomObjects(
-        rendered_rayservice(),
-        statuses=[(0, {"gateway": "RUNNING", "iris-v1": "RUNNING", "iris-v2": "RUNNING"})] * 4,
-    )
-    rs_router = router(api)
-    live = rs_router.read_config()
-
-    rs_router.write_config(with_version_app(live, version_app("iris", "2", find_app(live, "iris-v1"))), ["iris-v2"])
-    added = rs_router.read_config()
-    rs_router.write_config(with_weights(with_policy_version(added, "iris", "2"), "iris", {"1": 90, "2": 10}), [])
-
-    final = rs_router.read_config()
-    assert app_names(final) == ["gateway", "iris-v1", "iris-v2"]
-    assert policy_weights(final, "iris") == {"1": 90, "2": 10}
-    assert find_app(final, "iris-v1") == find_app(live, "iris-v1")
-    assert api.obj["metadata"]["generation"] == 5

@@ -51,6 +51,7 @@ def test_summary_against_the_goal(bench) -> None:
 def test_the_timeline_says_where_the_seconds_went(bench) -> None:
     from rollout.core.observation import Observation, VersionWindow
     from rollout.core.state_machine import Phase, RolloutState
+    from rollout.effects import NoEffect
     from rollout.persistence.history import Progress
     from rollout.persistence.store import AppliedEvent
 
@@ -66,7 +67,7 @@ def test_the_timeline_says_where_the_seconds_went(bench) -> None:
 
     def applied(action: str, weight: int, decided_at_s: float, applied_at_s: float) -> AppliedEvent:
         return AppliedEvent(
-            step_id=1, rollout_id="r", action=action, effect={}, phase="Progressing", candidate_weight=weight,
+            step_id=1, rollout_id="r", action=action, effect=NoEffect(), phase="Progressing", candidate_weight=weight,
             reason=action, decided_at_s=decided_at_s, applied_at_s=applied_at_s,
         )  # fmt: skip
 

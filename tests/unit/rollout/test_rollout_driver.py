@@ -8,20 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from deployments.app_config import gateway_app, version_app
 from deployments.histogram import Histogram
 from rollout.adapters.metrics_source import StatsSnapshot
-from rollout.adapters.routers.base import DEPLOY_FAILED, RUNNING, Router
+from rollout.adapters.routers.base import DEPLOY_FAILED, RUNNING, Router, ServeConfigRouter
 from rollout.core.observation import VersionCounters
 from rollout.core.spec import parse_spec
 from rollout.core.state_machine import Phase
 from rollout.driver import DriverSettings, RolloutDriver
 from rollout.errors import AppStartError, LeaseHeldError, MetricsUnavailableError, NotAChangeError
+from rollout.live_config import parse_live_config
 from rollout.persistence.history import Progress, ProgressLog
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from rollout.presentation.report import analysed_intervals, write_report
-from rollout.serve_edits import find_app, gateway_policy, policy_weights
 from rollout.spec_file import load_spec
+from tests.unit.rollout.serve_fakes import policy_of
 
 SPEC = parse_spec(
     {
@@ -54,29 +56,16 @@ class FakeClock:
 
 
 def serve_config() -> dict:
-    gateway_user_config = {
-        "models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}], "champion": "1"}}
-    }
-    return {
-        "applications": [
-            {
-                "name": "gateway",
-                "route_prefix": "/",
-                "import_path": "deployments.gateway.app:build_app",
-                "deployments": [{"name": "Gateway", "user_config": gateway_user_config}],
-            },
-            {
-                "name": "iris-v1",
-                "route_prefix": None,
-                "import_path": "deployments.version_app:build_app",
-                "args": {"model_uri": "models:/iris/1"},
-                "deployments": [{"name": "ModelVersion", "ray_actor_options": {"num_cpus": 0.25}}],
-            },
-        ]
-    }
+    policy = {"models": {"iris": {"versions": [{"version": "1", "app": "iris-v1", "weight": 100}], "champion": "1"}}}
+    champion = version_app("iris", "1", deployment={"ray_actor_options": {"num_cpus": 0.25}})
+    return {"applications": [gateway_app(policy), champion]}
 
 
-class FakeRouter:
+def find_app(config: dict, name: str):
+    return parse_live_config(config).app(name)
+
+
+class FakeRouter(ServeConfigRouter):
     """An in-memory Serve: apps become RUNNING when written, unless they are listed in `failing_apps`. Each
     write takes `write_s` of fake time (a reconfigure is not instant)."""
 
@@ -108,7 +97,7 @@ class FakeRouter:
         return dict(self.statuses)
 
     def weights(self) -> dict[str, int]:
-        return policy_weights(self.config, "iris")
+        return parse_live_config(self.config).weights("iris")
 
 
 class SimulatedGateway:
@@ -214,13 +203,13 @@ def test_a_good_candidate_is_promoted(tmp_path: Path) -> None:
     assert all(event.error is None for event in world.store.events())
     assert world.event_time("promote") - world.event_time("advance") >= SPEC.interval_s * len(SPEC.schedule())
     assert world.event_time("remove_version") - world.event_time("promote") >= SPEC.warm_window_s
-    policy = gateway_policy(world.router.config, "iris")
+    policy = policy_of(world.router.config, "iris")
     assert (policy["versions"], policy["champion"]) == (
         [{"version": "2", "app": "iris-v2", "weight": 100}],
         "2",
     )
     assert find_app(world.router.config, "iris-v1") is None
-    assert find_app(world.router.config, "iris-v2")["deployments"] == find_app(serve_config(), "iris-v1")["deployments"]
+    assert find_app(world.router.config, "iris-v2").deployments == find_app(serve_config(), "iris-v1").deployments
     assert world.registry.outcomes == [("iris", "1", "2", "promoted")]
     assert LeaseFile(tmp_path, "iris").read() is None
 
@@ -230,8 +219,8 @@ def test_the_version_app_runs_before_any_weight_names_it(tmp_path: Path) -> None
     world.driver().run("2")
     first, second = world.router.writes[0], world.router.writes[1]
     assert find_app(first, "iris-v2") is not None
-    assert policy_weights(first, "iris") == {"1": 100, "2": 0}
-    assert policy_weights(second, "iris") == {"1": 90, "2": 10}
+    assert parse_live_config(first).weights("iris") == {"1": 100, "2": 0}
+    assert parse_live_config(second).weights("iris") == {"1": 90, "2": 10}
 
 
 def test_a_broken_candidate_is_rolled_back_quickly(tmp_path: Path) -> None:
@@ -273,10 +262,10 @@ def test_a_candidate_that_fails_to_start_is_aborted_and_the_champion_untouched(t
     events = world.store.events()
     assert [event.action for event in events] == ["deploy_candidate", "rollback", "remove_version"]
     assert events[0].error == "Application 'iris-v2' did not start: DEPLOY_FAILED (ModuleNotFoundError: no model)"
-    assert all(policy_weights(config, "iris")["1"] == 100 for config in world.router.writes)
+    assert all(parse_live_config(config).weights("iris")["1"] == 100 for config in world.router.writes)
     assert [app["name"] for app in world.router.config["applications"]] == ["gateway", "iris-v1"]
     assert find_app(world.router.config, "iris-v1") == find_app(serve_config(), "iris-v1")
-    assert (world.router.weights(), gateway_policy(world.router.config, "iris")["champion"]) == (
+    assert (world.router.weights(), policy_of(world.router.config, "iris")["champion"]) == (
         {"1": 100},
         "1",
     )
@@ -344,7 +333,7 @@ def test_an_abort_in_the_warm_window_reverts_a_promotion(tmp_path: Path) -> None
     assert final.phase is Phase.FAILED
     assert [action for action, _ in world.actions()][-3:] == ["promote", "revert", "remove_version"]
     assert world.router.weights() == {"1": 100}
-    assert gateway_policy(world.router.config, "iris")["champion"] == "1"
+    assert policy_of(world.router.config, "iris")["champion"] == "1"
     assert world.registry.outcomes == [("iris", "1", "2", "promoted"), ("iris", "1", "2", "reverted")]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rollout.core.analysis import CheckResult
 from rollout.core.observation import Observation, VersionWindow
 from rollout.core.state_machine import Phase, RolloutState
+from rollout.effects import RouteEffect
 from rollout.persistence.history import Progress
 from rollout.persistence.store import AppliedEvent
 from rollout.presentation.report import analysed_intervals, render_markdown, weight_at, weight_timeline
@@ -48,7 +49,7 @@ def event(step_id: int, action: str, applied_at_s: float, weight: int, error: st
         step_id=step_id,
         rollout_id="r1",
         action=action,
-        effect={"kind": "route"},
+        effect=RouteEffect(weights={"1": 100 - weight, "2": weight}, champion="1"),
         phase="Progressing",
         candidate_weight=weight,
         reason=action,

@@ -1,5 +1,6 @@
-"""Durable rollout state: atomic state file, append-only event log, and replay after `kill -9` at every point
-between deciding a step and recording it as applied."""
+"""Durable rollout state: atomic state file, append-only event log with typed effects, and replay after `kill -9`
+at every point between deciding a step and recording it as applied, through the one recovery path the driver
+uses (`rollout.steps.StepExecutor.recover`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from deployments.app_config import version_app
+from deployments.traffic_policy import ShadowPolicy
 from rollout.core.state_machine import Phase, RolloutState
+from rollout.effects import DeployEffect, NoEffect, RemoveEffect, RouteEffect, Routes, Verdict
 from rollout.errors import CorruptStoreError, StoreConflictError
-from rollout.persistence.store import Intent, RolloutStore
+from rollout.persistence.store import RolloutStore
+from rollout.steps import StepExecutor
 
 WEIGHTS = [10, 25, 50, 75]
+ADVANCE = RouteEffect(weights={"1": 90, "2": 10}, champion="1")
 
 
 def initial_state() -> RolloutState:
@@ -30,7 +36,7 @@ def test_begin_then_commit_logs_one_event_and_clears_the_intent(tmp_path: Path) 
     store = RolloutStore(tmp_path, "iris")
     store.create(initial_state())
     after = initial_state().model_copy(update={"candidate_weight": 10, "phase": Phase.PROGRESSING})
-    intent = store.begin("advance", {"weights": {"1": 90, "2": 10}}, after, "step 1/4", now_s=5)
+    intent = store.begin("advance", ADVANCE, after, "step 1/4", now_s=5)
     pending = store.load()
     assert pending.pending == intent
     assert pending.state.candidate_weight == 0  # the state before the action, until it is applied
@@ -50,9 +56,9 @@ def test_begin_then_commit_logs_one_event_and_clears_the_intent(tmp_path: Path) 
 def test_a_second_intent_while_one_is_pending_is_refused(tmp_path: Path) -> None:
     store = RolloutStore(tmp_path, "iris")
     store.create(initial_state())
-    store.begin("advance", {}, initial_state(), "x", now_s=1)
+    store.begin("advance", ADVANCE, initial_state(), "x", now_s=1)
     with pytest.raises(StoreConflictError) as caught:
-        store.begin("advance", {}, initial_state(), "y", now_s=2)
+        store.begin("advance", ADVANCE, initial_state(), "y", now_s=2)
     assert str(caught.value) == "Rollout store of model 'iris': step 1 is pending; recover first"
     with pytest.raises(StoreConflictError, match="step 1 of the last rollout is not applied yet"):
         store.create(initial_state())
@@ -64,21 +70,80 @@ def test_save_state_needs_a_started_rollout(tmp_path: Path) -> None:
     assert str(caught.value) == "Rollout store of model 'iris': no rollout has been started"
 
 
+class Untouchable:
+    """A router that fails the test when it is used."""
+
+    def __getattr__(self, name: str) -> None:
+        pytest.fail(f"nothing to apply, yet the router's {name} was called")
+
+
+class Clock:
+    def __init__(self, now_s: float) -> None:
+        self.now_s = now_s
+
+    def now(self) -> float:
+        return self.now_s
+
+    def sleep(self, seconds: float) -> None:
+        pytest.fail("no retry expected")
+
+
+class LoggingRouter(Untouchable):
+    """Records each split it is given (the only verb a canary's advances use)."""
+
+    def __init__(self) -> None:
+        self.routes: list[dict[str, int]] = []
+
+    def set_routes(self, model: str, routes: Routes) -> None:
+        self.routes.append(routes.weights)
+
+
+def executor(store: RolloutStore, router: object, now_s: float = 0) -> StepExecutor:
+    return StepExecutor(
+        model="iris", router=router, store=store, clock=Clock(now_s), registry=None, attempts=1, retry_backoff_s=0
+    )
+
+
 def test_recover_without_pending_intent_applies_nothing(tmp_path: Path) -> None:
     store = RolloutStore(tmp_path, "iris")
-    assert store.recover(lambda intent: pytest.fail("nothing to apply"), now_s=1) is None
+    assert executor(store, Untouchable()).recover() is None
     store.create(initial_state())
-    assert store.recover(lambda intent: pytest.fail("nothing to apply"), now_s=1) is None
+    assert executor(store, Untouchable()).recover() is None
+
+
+@pytest.mark.parametrize(
+    "effect",
+    [
+        DeployEffect(version="2", app=version_app("iris", "2", deployment={"ray_actor_options": {"num_cpus": 0.25}})),
+        RouteEffect(
+            weights={"1": 50, "2": 50},
+            shadow=ShadowPolicy(version="2", percent=10),
+            champion="1",
+            sticky_header="x-tenant",
+            verdict=Verdict(verdict="concluded", champion="1", candidate="2"),
+        ),
+        RemoveEffect(version="2", app="iris-v2"),
+        NoEffect(),
+    ],
+    ids=lambda effect: effect.kind,
+)
+def test_every_effect_round_trips_through_the_state_file_and_the_event_log(tmp_path: Path, effect) -> None:
+    store = RolloutStore(tmp_path, "iris")
+    store.create(initial_state())
+    intent = store.begin("step", effect, initial_state(), "why", now_s=1)
+    assert RolloutStore(tmp_path, "iris").load().pending.effect == effect
+    store.commit(intent, now_s=2)
+    assert RolloutStore(tmp_path, "iris").events()[0].effect == effect
 
 
 def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path) -> None:
     store = RolloutStore(tmp_path, "iris")
     store.create(initial_state())
-    store.commit(store.begin("advance", {}, initial_state(), "a", now_s=1), now_s=1)
+    store.commit(store.begin("advance", ADVANCE, initial_state(), "a", now_s=1), now_s=1)
     with store.events_path.open("a") as handle:
         handle.write('{"step_id": 2, "rollout_')  # a crash mid-append
     assert [event.step_id for event in store.events()] == [1]
-    store.commit(store.begin("advance", {}, initial_state(), "b", now_s=2), now_s=2)
+    store.commit(store.begin("advance", ADVANCE, initial_state(), "b", now_s=2), now_s=2)
     assert [event.step_id for event in store.events()] == [1, 2]
 
 
@@ -90,15 +155,19 @@ def test_corrupt_state_file_is_reported(tmp_path: Path) -> None:
         store.load()
 
 
-# A miniature driver in a child process: for each weight, begin -> apply (append to router.log) -> commit. It
-# SIGKILLs itself at the requested step and point, which is what `kill -9` at that instant would do.
+# A miniature driver in a child process: the driver's own StepExecutor, recovering first, then for each weight
+# `perform` (begin -> the router applies it, appending to router.log -> commit). It SIGKILLs itself at the requested
+# step and point, which is what `kill -9` at that instant would do.
 DRIVER = textwrap.dedent(
     """
     import json, os, signal, sys
     from pathlib import Path
+    from rollout.clock import SystemClock
     from rollout.persistence import store as store_module
     from rollout.core.state_machine import Phase, RolloutState
+    from rollout.effects import RouteEffect
     from rollout.persistence.store import RolloutStore
+    from rollout.steps import StepExecutor
 
     root, crash_step, crash_point = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     weights = json.loads(sys.argv[4])
@@ -107,11 +176,17 @@ DRIVER = textwrap.dedent(
         if (step, point) == (crash_step, crash_point):
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def apply(intent):
-        with (root / "router.log").open("a") as log:
-            log.write(json.dumps(intent.effect) + "\\n")
+    class LoggingRouter:
+        def set_routes(self, model, routes):
+            step = store.load().pending.step_id
+            crash_if(step, "after_begin")
+            with (root / "router.log").open("a") as log:
+                log.write(json.dumps({"weights": routes.weights}) + "\\n")
+            crash_if(step, "after_apply")
 
     store = RolloutStore(root, "iris")
+    steps = StepExecutor(model="iris", router=LoggingRouter(), store=store, clock=SystemClock(), registry=None,
+                         attempts=1, retry_backoff_s=0)
     original_write = store_module.write_atomically
 
     def write_then_maybe_crash(path, text):
@@ -121,7 +196,7 @@ DRIVER = textwrap.dedent(
         original_write(path, text)
 
     store_module.write_atomically = write_then_maybe_crash
-    store.recover(apply, now_s=0)
+    steps.recover()
     if store.load() is None:
         store.create(RolloutState(rollout_id="r1", model="iris", strategy="canary", champion="1",
                                   candidate="2", started_at_s=0, interval_started_at_s=0))
@@ -134,12 +209,8 @@ DRIVER = textwrap.dedent(
                                          "phase": Phase.PROGRESSING})
         step_id = store.load().next_step_id
         crash_if(step_id, "before_begin")
-        intent = store.begin("advance", {"weights": {"1": 100 - weights[index], "2": weights[index]}}, after,
-                             f"step {index + 1}", now_s=step_id)
-        crash_if(step_id, "after_begin")
-        apply(intent)
-        crash_if(step_id, "after_apply")
-        store.commit(intent, now_s=step_id)
+        effect = RouteEffect(weights={"1": 100 - weights[index], "2": weights[index]}, champion="1")
+        steps.perform("advance", effect, after, f"step {index + 1}")
         crash_if(step_id, "after_commit")
     """
 )
@@ -177,10 +248,10 @@ def test_kill_9_then_rerun_applies_each_weight_exactly_once(tmp_path: Path, cras
 def test_replayed_intent_is_the_persisted_one(tmp_path: Path) -> None:
     assert run_driver(tmp_path, 2, "after_begin") == -signal.SIGKILL
     store = RolloutStore(tmp_path, "iris")
-    seen: list[Intent] = []
-    replayed = store.recover(seen.append, now_s=99)
-    assert seen == [replayed]
-    assert (replayed.step_id, replayed.effect) == (2, {"weights": {"1": 75, "2": 25}})
+    router = LoggingRouter()
+    replayed = executor(store, router, now_s=99).recover()
+    assert router.routes == [replayed.effect.weights]
+    assert (replayed.step_id, replayed.effect.weights) == (2, {"1": 75, "2": 25})
     assert store.events()[-1].applied_at_s == 99
 
 
@@ -188,7 +259,8 @@ def test_a_failed_step_is_logged_and_leaves_the_state_as_it_was(tmp_path: Path) 
     store = RolloutStore(tmp_path, "iris")
     store.create(initial_state())
     after = initial_state().model_copy(update={"candidate_weight": 10})
-    intent = store.begin("deploy_candidate", {"kind": "deploy"}, after, "deploy 2", now_s=1)
+    deploy = DeployEffect(version="2", app=version_app("iris", "2"))
+    intent = store.begin("deploy_candidate", deploy, after, "deploy 2", now_s=1)
     store.commit(intent, now_s=2, error="Application 'iris-v2' did not start: DEPLOY_FAILED")
     stored = store.load()
     assert (stored.state, stored.pending, stored.next_step_id) == (initial_state(), None, 2)
