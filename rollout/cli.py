@@ -21,7 +21,13 @@ from rollout.clock import SystemClock
 from rollout.core.spec import RolloutSpec
 from rollout.core.state_machine import Phase
 from rollout.driver import RolloutDriver
-from rollout.errors import CandidateModelMismatchError, LeaseHeldError, NoRolloutError, StrategyMismatchError
+from rollout.errors import (
+    CandidateModelMismatchError,
+    LeaseHeldError,
+    MissingOptionError,
+    NoRolloutError,
+    StrategyMismatchError,
+)
 from rollout.persistence.history import Progress, ProgressLog
 from rollout.persistence.lease import LeaseFile, local_holder_alive, local_owner_id
 from rollout.persistence.store import RolloutStore
@@ -182,7 +188,7 @@ def _driver(args: argparse.Namespace, spec: RolloutSpec, on_progress) -> Rollout
 def _router(args: argparse.Namespace, token: str | None):
     if args.router == "rayservice":
         if not args.rayservice:
-            raise InvalidInputError("--router rayservice needs --rayservice NAME")
+            raise MissingOptionError("--rayservice NAME", needed_by="--router rayservice")
         from rollout.adapters.routers.rayservice import connect
 
         return connect(args.rayservice, args.namespace, context=args.kube_context)

@@ -200,6 +200,16 @@ class InvalidServeConfigV2Error(InvalidInputError):
 
 
 class MissingSettingError(InvalidInputError):
+    """A variable the rollout CLI reads its addresses from is unset."""
+
     def __init__(self, variable: str) -> None:
         super().__init__(f'{variable} is not set; run: eval "$(python -m cluster env)"')
         self.variable = variable
+
+
+class MissingOptionError(InvalidInputError):
+    """A command-line option that another option needs was not given."""
+
+    def __init__(self, option: str, needed_by: str) -> None:
+        super().__init__(f"{needed_by} needs {option}")
+        self.option = option

@@ -1,7 +1,7 @@
 """Reaching version apps through Serve handles, resolved lazily.
 
 `serve.get_deployment_handle` raises for an app that does not exist yet, which is normal while a rollout adds a
-version (DESIGN.md decision 2). So readiness comes from a background poll of the Serve controller's instance
+version (docs/design.md, decision 2). So readiness comes from a background poll of the Serve controller's instance
 details (an app is ready while its `ModelVersion` deployment has a RUNNING replica), handles are built only for
 ready apps and without the blocking existence check, and nothing here runs when the policy is applied. Predictions
 travel in natural batches (`deployments/gateway/batcher.py`) through the version app's `predict_many`.

@@ -111,6 +111,13 @@ def test_a_missing_cluster_setting_is_named(tmp_path: Path, monkeypatch, capsys)
     )
 
 
+def test_the_rayservice_router_needs_its_name(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("RAYSHIP_SERVE_URL", "http://127.0.0.1:1")
+    monkeypatch.setattr(cli, "resolve_version", lambda candidate: "2")
+    assert cli.main(canary(tmp_path, "--router", "rayservice")) == 2
+    assert capsys.readouterr().err == "error: --router rayservice needs --rayservice NAME\n"
+
+
 def test_the_token_comes_from_the_token_path_or_rays_default(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("secret\n")
     assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "token")}) == "secret"
