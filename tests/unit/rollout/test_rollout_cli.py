@@ -1,21 +1,16 @@
 """`python -m rollout`: argument checks, exit codes and the report, with the driver's in-memory fakes
-(router, simulated gateway, fake clock) from test_rollout_driver.py standing in for the cluster."""
+(router, simulated gateway, fake clock; `driver_fakes.py`) standing in for the cluster."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from rollout import cli, environment
 from rollout.persistence.lease import LeaseFile
-
-_FAKES = importlib.util.spec_from_file_location(
-    "rollout_driver_fakes", Path(__file__).with_name("test_rollout_driver.py")
-)
-fakes = importlib.util.module_from_spec(_FAKES)
-_FAKES.loader.exec_module(fakes)
+from rollout.persistence.store import RolloutStore
+from tests.unit.rollout import driver_fakes as fakes
 
 
 @pytest.fixture
@@ -130,7 +125,7 @@ def test_a_model_missing_from_the_gateway_policy_is_bad_input(world, tmp_path: P
         cli,
         "_driver",
         lambda args, spec, on_progress: world.driver(
-            model="wine", spec=spec, store=fakes.RolloutStore(state, "wine"), lease=LeaseFile(state, "wine")
+            model="wine", spec=spec, store=RolloutStore(state, "wine"), lease=LeaseFile(state, "wine")
         ),
     )
     argv = canary(tmp_path)
