@@ -20,6 +20,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotJsonError(str(exc)) from None
+    except RecursionError:  # Python's parser recurses once per nested array or object
+        raise NotJsonError("it nests arrays or objects too deeply") from None
     if not isinstance(payload, dict):
         raise BadPayloadError(f"The request body must be a JSON object, got {type(payload).__name__}")
     return payload

@@ -84,7 +84,10 @@ def decode_csv(body: bytes) -> Features:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadPayloadError(f"The CSV body is not UTF-8: {exc}") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise BadPayloadError(f"The CSV body cannot be read: {exc}") from None
     rows = [row for row in rows if row]
     if len(rows) < 2:
         raise BadPayloadError("The CSV body needs a header row and at least one data row")

@@ -83,7 +83,10 @@ def _decode_tensor(tensor: Any, index: int) -> tuple[str, np.ndarray]:
         raise BadPayloadError(f"input '{name}' data does not match datatype {datatype}")
     if len(shape) not in (1, 2):
         raise BadPayloadError(f"input '{name}' must be 1-D or 2-D, got shape {shape}")
-    return name, array.reshape(shape)
+    try:
+        return name, array.reshape(shape)
+    except ValueError:  # an empty input with a dimension numpy cannot even represent, e.g. [10**20, 0]
+        raise BadPayloadError(f"input '{name}' cannot take shape {shape}") from None
 
 
 def _stack_columns(tensors: list[tuple[str, np.ndarray]]) -> Features:

@@ -30,7 +30,12 @@ def error_response(exc: Exception, version: str | None = None) -> JSONResponse:
     else:
         logger.exception("unexpected error in the gateway")
         status, message = 500, f"Internal error: {type(exc).__name__}"
-    return JSONResponse({"error": message}, status_code=status, headers={MODEL_VERSION_HEADER: version or ""})
+    return JSONResponse({"error": message}, status_code=status, headers={MODEL_VERSION_HEADER: _header_value(version)})
+
+
+def _header_value(version: str | None) -> str:
+    # A version from the path may be any text; a header takes printable ASCII only (an empty one names no version).
+    return version if version and version.isascii() and version.isprintable() else ""
 
 
 def guarded(endpoint: Endpoint) -> Endpoint:

@@ -189,3 +189,37 @@ def test_an_unexpected_error_answers_500_naming_its_type_and_is_logged_once(gate
     assert (response.headers["x-model-version"], len(response.headers["x-request-id"])) == ("2", 32)
     logged = [record for record in caplog.records if record.exc_info]
     assert [record.getMessage() for record in logged] == ["unexpected error in the gateway"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "message"),
+    [
+        (
+            "/v2/models/iris/infer",
+            b"[" * (1 << 20),
+            "application/json",
+            "The request body is not valid JSON: it nests arrays or objects too deeply",
+        ),
+        (
+            "/models/iris/invocations",
+            b"a,b\n" + b"1" * (200 * 1024) + b",2\n",
+            "text/csv",
+            "The CSV body cannot be read: field larger than field limit (131072)",
+        ),
+        (
+            "/v2/models/iris/infer",
+            json.dumps({"inputs": [{"name": "x", "shape": [10**20, 0], "datatype": "FP64", "data": []}]}).encode(),
+            "application/json",
+            "input 'x' cannot take shape [100000000000000000000, 0]",
+        ),
+    ],
+)
+def test_inputs_that_break_a_parser_are_a_400_naming_why(gateway, path, body, content_type, message) -> None:
+    response = gateway().post(path, content=body, headers={"content-type": content_type})
+    assert (response.status_code, response.json()) == (400, {"error": message})
+
+
+def test_a_version_that_is_no_header_value_still_gets_a_json_404(gateway) -> None:
+    response = gateway().post("/v2/models/iris/versions/€/infer", json=OIP_BODY)
+    assert (response.status_code, response.json()) == (404, {"error": "Model 'iris' has no version '€'"})
+    assert response.headers["x-model-version"] == ""
