@@ -35,6 +35,7 @@ from rayship.errors import RayshipError
 logger = logging.getLogger("ray.serve")
 
 PINNED_URI_PATTERN = r"^models:/[A-Za-z0-9][A-Za-z0-9_.-]*/[0-9]+$"
+DEFAULT_MAX_BATCH_SIZE = 32  # until the deployment's user_config says otherwise
 
 
 class BatchSettings(BaseModel):
@@ -42,7 +43,9 @@ class BatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_batch_size: int = Field(32, ge=1, le=1024, description="Most requests combined into one model call.")
+    max_batch_size: int = Field(
+        DEFAULT_MAX_BATCH_SIZE, ge=1, le=1024, description="Most requests combined into one model call."
+    )
 
 
 class VersionAppArgs(BaseModel):
@@ -125,7 +128,9 @@ class VersionPredictor:
     requests predicted together in vectorised calls of at most `max_batch_size`, and a request whose values break
     the vectorised call answered on its own (so one bad request fails only itself)."""
 
-    def __init__(self, model: LoadedModel, batch_sizes: SizeObserver, max_batch_size: int = 32) -> None:
+    def __init__(
+        self, model: LoadedModel, batch_sizes: SizeObserver, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+    ) -> None:
         self.model = model
         self.max_batch_size = max_batch_size
         self._batch_sizes = batch_sizes
