@@ -10,6 +10,8 @@ WORKDIR /home/ray/rayship
 COPY --chown=ray:users . .
 
 # torch from PyTorch's CPU index (same version, no CUDA libraries). The base image's Ray satisfies pyproject's
-# pin, so pip keeps it. The import is a smoke test that the packages and their dependencies load.
+# pin, so pip keeps it. The import is a smoke test that the packages and their dependencies load; the manifests
+# name rayship-haproxy by that path (RAY_SERVE_HAPROXY_BINARY_PATH).
 RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu . \
-    && python -c "import ray, rayship, cluster, deployments, registry, rollout, training; print('ray', ray.__version__)"
+    && python -c "import ray, rayship, cluster, deployments, registry, rollout, training; print('ray', ray.__version__)" \
+    && test -x /home/ray/anaconda3/bin/rayship-haproxy

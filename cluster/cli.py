@@ -28,8 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("serve", 8000),
         ("mlflow", 5000),
         ("client", 10001),
+        ("haproxy-stats", 8404),
+        ("haproxy-metrics", 9101),
     ):
-        common.add_argument(f"--{name}-port", type=int, help=f"env RAYSHIP_{name.upper()}_PORT, default {default}")
+        env_name = f"RAYSHIP_{name.upper().replace('-', '_')}_PORT"
+        common.add_argument(f"--{name}-port", type=int, help=f"env {env_name}, default {default}")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", parents=[common], help="start Ray (head + workers), Serve's proxy and MLflow")
     up.add_argument("--workers", type=int, help="extra worker raylets on this host (env RAYSHIP_WORKERS, 0)")
@@ -37,10 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--worker-cpus", type=int, help="logical CPUs of each extra worker (default 1)")
     up.add_argument(
         "--serve-high-throughput",
-        action="store_const",
-        const=True,
-        help="Serve's high-throughput mode with the HAProxy ingress (env RAYSHIP_SERVE_HIGH_THROUGHPUT=1); "
-        "its replica ports bind every interface",
+        action=argparse.BooleanOptionalAction,
+        help="Serve's high-throughput mode with the HAProxy ingress, on by default; --no-serve-high-throughput "
+        "(env RAYSHIP_SERVE_HIGH_THROUGHPUT=0) runs Serve's Python proxy instead",
     )
     sub.add_parser("down", parents=[common], help="stop exactly what `up` started")
     sub.add_parser("status", parents=[common], help="say what runs where")

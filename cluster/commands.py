@@ -15,6 +15,8 @@ GIB = 1024**3
 # Ray's own default takes 30 % of RAM for the object store; on a small machine that starves the replicas.
 SMALL_MACHINE_BYTES = 32 * GIB
 SMALL_MACHINE_OBJECT_STORE_BYTES = 1 * GIB
+# The console script (cluster/haproxy_loopback.py) that keeps HAProxy's admin frontends on loopback.
+HAPROXY_SCRIPT = "rayship-haproxy"
 
 
 def object_store_bytes(settings: ClusterSettings, total_memory_bytes: int) -> int | None:
@@ -26,8 +28,8 @@ def object_store_bytes(settings: ClusterSettings, total_memory_bytes: int) -> in
     return None
 
 
-def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Path) -> dict[str, str]:
-    """Environment for `ray start`; Ray's workers inherit it from their raylet."""
+def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Path, bin_dir: Path) -> dict[str, str]:
+    """Environment for `ray start`; Ray's workers inherit it from their raylet. `bin_dir` holds rayship's scripts."""
     env = dict(base_env)
     env.update(
         {
@@ -43,9 +45,25 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
         }
     )
     if settings.serve_high_throughput:
-        env.update({"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_HA_PROXY": "1"})
+        env.update(high_throughput_env(settings, bin_dir))
     env.pop("RAY_AUTH_TOKEN", None)  # the file is the one source of the token
     env.pop("RAY_ADDRESS", None)  # `ray start --head` must not try to join another cluster
+    return env
+
+
+def high_throughput_env(settings: ClusterSettings, bin_dir: Path) -> dict[str, str]:
+    """Ray Serve's documented high-throughput switches, with HAProxy started through `rayship-haproxy` and its admin
+    ports from the settings (two clusters on one host must not share them)."""
+    env = {
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_HAPROXY_BINARY_PATH": str(bin_dir / HAPROXY_SCRIPT),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
+        "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
+    }
+    if settings.workers:
+        # Every raylet here runs its own HAProxy on the same host and ports: let the kernel share them out.
+        env["SERVE_SOCKET_REUSE_PORT_ENABLED"] = "1"
     return env
 
 
@@ -123,6 +141,8 @@ def mlflow_command(settings: ClusterSettings, python_bin: str = sys.executable) 
 def mlflow_env(base_env: dict[str, str]) -> dict[str, str]:
     env = dict(base_env)
     env.pop("MLFLOW_TRACKING_URI", None)
+    # MLflow 3 otherwise starts a pool of job-queue consumer processes (~270 MiB each) for jobs rayship never runs.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     return env
 
 

@@ -77,7 +77,7 @@ def auth_headers(tpath: Path | None = None) -> dict[str, str]:
 
 def _start_all(settings: ClusterSettings, tpath: Path, state: ClusterState, say: Say) -> None:
     memory = psutil.virtual_memory().total
-    ray_env = commands.ray_env(settings, dict(os.environ), tpath)
+    ray_env = commands.ray_env(settings, dict(os.environ), tpath, BIN_DIR)
     logs = settings.state_dir / "logs"
 
     mlflow = _start(

@@ -27,6 +27,10 @@ class ClusterSettings(BaseModel):
     serve_port: int = Field(8000, ge=1, le=65535, description="Port of the Ray Serve HTTP proxy.")
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow tracking server.")
     client_port: int = Field(10001, ge=1, le=65535, description="Port of the Ray client server (ray://).")
+    haproxy_stats_port: int = Field(8404, ge=1, le=65535, description="Loopback port of HAProxy's stats page.")
+    haproxy_metrics_port: int = Field(
+        9101, ge=1, le=65535, description="Loopback port of HAProxy's Prometheus exporter."
+    )
     workers: int = Field(0, ge=0, le=8, description="Extra worker raylets started on this host and joined to the head.")
     head_cpus: int | None = Field(
         None, ge=1, description="Logical CPUs of the head node; unset means the machine's core count."
@@ -48,10 +52,10 @@ class ClusterSettings(BaseModel):
     )
     start_timeout_s: float = Field(120.0, gt=0, description="How long `up` waits for every service to answer.")
     serve_high_throughput: bool = Field(
-        False,
-        description="Start Ray Serve in its documented high-throughput mode (RAY_SERVE_THROUGHPUT_OPTIMIZED=1 and the "
-        "HAProxy ingress, RAY_SERVE_ENABLE_HA_PROXY=1). Off by default: HAProxy then binds its stats ports and the "
-        "replicas' direct-ingress HTTP ports on every interface, not only on `host`.",
+        True,
+        description="Run Ray Serve in its documented high-throughput mode (RAY_SERVE_THROUGHPUT_OPTIMIZED=1, the "
+        "HAProxy ingress RAY_SERVE_ENABLE_HA_PROXY=1, gRPC between deployments), HAProxy's admin frontends bound to "
+        "loopback by `rayship-haproxy`. False falls back to Serve's Python proxy.",
     )
 
     @field_validator("state_dir")
@@ -97,7 +101,16 @@ class ClusterSettings(BaseModel):
 
 # `ray start` reserves these for worker processes unless told otherwise; a service port inside is refused by Ray.
 RAY_WORKER_PORTS = (10002, 19999)
-PORT_FIELDS = ("gcs_port", "dashboard_port", "metrics_port", "serve_port", "mlflow_port", "client_port")
+PORT_FIELDS = (
+    "gcs_port",
+    "dashboard_port",
+    "metrics_port",
+    "serve_port",
+    "mlflow_port",
+    "client_port",
+    "haproxy_stats_port",
+    "haproxy_metrics_port",
+)
 
 
 def settings_from_env(environ: dict[str, str] | None = None, **overrides: object) -> ClusterSettings:

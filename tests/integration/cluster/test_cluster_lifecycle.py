@@ -31,6 +31,8 @@ PORTS = {
     "serve_port": 8100,
     "mlflow_port": 5100,
     "client_port": 20101,
+    "haproxy_stats_port": 8504,
+    "haproxy_metrics_port": 9201,
 }
 
 

@@ -74,7 +74,9 @@ def test_mlflow_command_serves_artifacts_from_the_state_dir(settings, tmp_path):
 
 
 def test_ray_env_turns_token_auth_on_and_pins_threads(settings, tmp_path):
-    env = commands.ray_env(settings, {"PATH": "/bin", "RAY_AUTH_TOKEN": "leak", "RAY_ADDRESS": "x"}, tmp_path / "t")
+    env = commands.ray_env(
+        settings, {"PATH": "/bin", "RAY_AUTH_TOKEN": "leak", "RAY_ADDRESS": "x"}, tmp_path / "t", tmp_path / "bin"
+    )
     assert env["RAY_AUTH_MODE"] == "token"
     assert env["RAY_AUTH_TOKEN_PATH"] == str(tmp_path / "t")
     assert env["OMP_NUM_THREADS"] == "1"
@@ -82,18 +84,33 @@ def test_ray_env_turns_token_auth_on_and_pins_threads(settings, tmp_path):
     assert env["PATH"] == "/bin"
     assert "RAY_AUTH_TOKEN" not in env
     assert "RAY_ADDRESS" not in env
-    assert "RAY_SERVE_ENABLE_HA_PROXY" not in env  # opt-in: it binds replica ports on every interface
 
 
-def test_serve_high_throughput_mode_sets_rays_documented_switches(settings, tmp_path):
-    fast = settings.model_copy(update={"serve_high_throughput": True})
-    env = commands.ray_env(fast, {}, tmp_path / "t")
+def test_serve_runs_in_its_high_throughput_mode_by_default_with_haproxy_started_by_rayship(settings, tmp_path):
+    env = commands.ray_env(settings, {}, tmp_path / "t", tmp_path / "bin")
     assert (env["RAY_SERVE_THROUGHPUT_OPTIMIZED"], env["RAY_SERVE_ENABLE_HA_PROXY"]) == ("1", "1")
-    assert settings_from_env({"RAYSHIP_SERVE_HIGH_THROUGHPUT": "1"}).serve_high_throughput is True
+    assert env["RAY_SERVE_HAPROXY_BINARY_PATH"] == str(tmp_path / "bin" / "rayship-haproxy")
+    assert (env["RAY_SERVE_HAPROXY_STATS_PORT"], env["RAY_SERVE_HAPROXY_METRICS_PORT"]) == ("8404", "9101")
+    assert "SERVE_SOCKET_REUSE_PORT_ENABLED" not in env
+
+
+def test_raylets_sharing_a_host_share_haproxys_ports(settings, tmp_path):
+    env = commands.ray_env(settings.model_copy(update={"workers": 2}), {}, tmp_path / "t", tmp_path / "bin")
+    assert env["SERVE_SOCKET_REUSE_PORT_ENABLED"] == "1"
+
+
+def test_the_python_proxy_is_one_setting_away(settings, tmp_path):
+    slow = settings_from_env({"RAYSHIP_SERVE_HIGH_THROUGHPUT": "0"})
+    assert slow.serve_high_throughput is False
+    env = commands.ray_env(slow, {}, tmp_path / "t", tmp_path / "bin")
+    assert not set(commands.high_throughput_env(slow, tmp_path / "bin")) & set(env)
 
 
 def test_mlflow_env_does_not_point_the_server_at_itself():
-    assert commands.mlflow_env({"MLFLOW_TRACKING_URI": "http://x", "HOME": "/h"}) == {"HOME": "/h"}
+    assert commands.mlflow_env({"MLFLOW_TRACKING_URI": "http://x", "HOME": "/h"}) == {
+        "HOME": "/h",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
 
 
 def test_serve_start_joins_the_gcs_and_binds_loopback(settings):

@@ -30,3 +30,12 @@ def test_dashboard_and_mlflow_stay_on_the_heads_loopback():
     head = " ".join(load()["head_start_ray_commands"])
     assert "--dashboard-host=127.0.0.1" in head
     assert "mlflow server --host 127.0.0.1" in head
+
+
+def test_every_node_runs_serve_in_its_high_throughput_mode_through_rayship_haproxy():
+    config = load()
+    starts = [c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"] if "ray start" in c]
+    assert len(starts) == 2
+    for command in starts:
+        assert "RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1" in command
+        assert "RAY_SERVE_HAPROXY_BINARY_PATH=$HOME/venv/bin/rayship-haproxy" in command

@@ -149,6 +149,25 @@ def test_rayservice_cluster_is_autoscaled_authenticated_and_internal(
         assert env_secret(container, "RAYSHIP_API_KEYS") == {"name": "rayship-api-keys", "key": "api-keys"}
 
 
+def env_values(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_ray_pod_runs_serve_in_its_high_throughput_mode_through_rayship_haproxy(
+    overlay: str, overlay_docs: dict[str, list[dict[str, Any]]]
+) -> None:
+    cluster = find(overlay_docs[overlay], "RayService", "rayship")["spec"]["rayClusterConfig"]
+    fast = {
+        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
+        "RAY_SERVE_ENABLE_HA_PROXY": "1",
+        "RAY_SERVE_HAPROXY_BINARY_PATH": "/home/ray/anaconda3/bin/rayship-haproxy",  # the Dockerfile checks it
+    }
+    for container in ray_containers(cluster):
+        assert env_values(container).items() >= fast.items()
+    assert env_values(mlflow_container(overlay_docs[overlay]))["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
 def test_prod_is_larger_and_fault_tolerant(overlay_docs: dict[str, list[dict[str, Any]]]) -> None:
     dev, prod = (find(overlay_docs[o], "RayService", "rayship")["spec"]["rayClusterConfig"] for o in OVERLAYS)
 
