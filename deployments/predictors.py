@@ -10,9 +10,11 @@ parallelism comes from replicas and batching, not threads.
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import json
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,8 @@ def _limit_threads() -> None:
 def _sklearn(model_dir: Path) -> Predictor:
     import mlflow.sklearn
 
-    model = mlflow.sklearn.load_model(str(model_dir))
+    with _unimportable("torch"):
+        model = mlflow.sklearn.load_model(str(model_dir))
     _single_job(model)
     # Models fitted on DataFrames warn on every array input; the columns were already checked against the signature.
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
@@ -67,6 +70,35 @@ def _sklearn(model_dir: Path) -> Predictor:
 
     classes = model.classes_.tolist() if has_proba else None
     return Predictor("sklearn", run, classes)
+
+
+@contextlib.contextmanager
+def _unimportable(module: str) -> Iterator[None]:
+    """`import module` fails inside the block, unless it was imported before.
+
+    Why: loading a skops file imports skops' trust list, which walks every scikit-learn module, and one of them
+    (`sklearn.externals.array_api_compat.torch`) imports PyTorch when it is installed: ~270 MiB in a replica
+    serving a forest. The walk skips packages that fail to import, as it does where PyTorch is absent. A finder
+    refuses the import rather than a `None` in `sys.modules`, which SciPy's array-API checks would trip on."""
+    if module in sys.modules:
+        yield
+        return
+    finder = _Refuse(module)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    def __init__(self, module: str) -> None:
+        self.module = module
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+        if fullname == self.module or fullname.startswith(self.module + "."):
+            raise ModuleNotFoundError(f"{fullname} is not imported while a scikit-learn model loads", name=fullname)
+        return None
 
 
 def _forest_proba(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:

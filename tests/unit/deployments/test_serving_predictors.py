@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -104,3 +106,39 @@ def test_other_flavours_fall_back_to_pyfunc(tmp_path: Path) -> None:
     predictor = load_predictor(tmp_path / "m", flavors(tmp_path / "m"))
     predictions, _ = predictor.run(np.array([[1.0], [2.5]]), ("a",))
     assert (predictor.flavor, predictions.tolist()) == ("pyfunc", [2.0, 5.0])
+
+
+LOAD_AND_PREDICT = """
+import sys
+from pathlib import Path
+
+import yaml
+
+from deployments.predictors import load_predictor
+
+path = Path(sys.argv[1])
+predictor = load_predictor(path, yaml.safe_load((path / "MLmodel").read_text())["flavors"])
+print(predictor.run([[5.1, 3.5, 1.4, 0.2]], None)[0].tolist(), "torch" in sys.modules)
+import torch  # still importable afterwards
+print(torch.__name__)
+"""
+
+
+def test_loading_a_skops_forest_does_not_import_pytorch(tmp_path: Path) -> None:
+    model = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, Y)
+    mlflow.sklearn.save_model(
+        model,
+        tmp_path / "m",
+        serialization_format="skops",
+        skops_trusted_types=["sklearn.tree._tree.Tree"],
+        pip_requirements=["scikit-learn"],
+    )
+    # A fresh interpreter: this one imported PyTorch while saving (skops' trust list walks scikit-learn).
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert result.stdout.split() == ["[0]", "False", "torch"]
