@@ -180,6 +180,7 @@ class VersionPredictor:
 @serve.deployment(
     name=VERSION_DEPLOYMENT,
     ray_actor_options={"num_cpus": 0.25},
+    logging_config={"enable_access_log": False},  # its requests are the gateway's batched calls
     # The gateway keeps one batched call in flight per replica: ongoing requests measure how busy a replica is.
     autoscaling_config={"min_replicas": 1, "max_replicas": 2, "target_ongoing_requests": 0.7},
     max_ongoing_requests=64,
