@@ -58,6 +58,10 @@ def high_throughput_env(settings: ClusterSettings, bin_dir: Path) -> dict[str, s
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_HAPROXY_BINARY_PATH": str(bin_dir / HAPROXY_SCRIPT),
+        # HAProxy would log every request to a socket Serve's manager parses into serve_num_http_requests & co:
+        # ~0.1 ms of CPU per request (7 % of a core at 640 req/s). The gateway counts requests, errors and latency
+        # per model version itself (rayship_requests, rayship_errors, rayship_latency_ms).
+        "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
         "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(settings.haproxy_metrics_port),
     }

@@ -91,6 +91,7 @@ def test_serve_runs_in_its_high_throughput_mode_by_default_with_haproxy_started_
     assert (env["RAY_SERVE_THROUGHPUT_OPTIMIZED"], env["RAY_SERVE_ENABLE_HA_PROXY"]) == ("1", "1")
     assert env["RAY_SERVE_HAPROXY_BINARY_PATH"] == str(tmp_path / "bin" / "rayship-haproxy")
     assert (env["RAY_SERVE_HAPROXY_STATS_PORT"], env["RAY_SERVE_HAPROXY_METRICS_PORT"]) == ("8404", "9101")
+    assert env["RAY_SERVE_HAPROXY_METRICS_ENABLED"] == "0"  # the gateway counts requests itself
     assert "SERVE_SOCKET_REUSE_PORT_ENABLED" not in env
 
 

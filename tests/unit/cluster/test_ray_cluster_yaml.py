@@ -37,5 +37,10 @@ def test_every_node_runs_serve_in_its_high_throughput_mode_through_rayship_hapro
     starts = [c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"] if "ray start" in c]
     assert len(starts) == 2
     for command in starts:
-        assert "RAY_SERVE_THROUGHPUT_OPTIMIZED=1 RAY_SERVE_ENABLE_HA_PROXY=1" in command
-        assert "RAY_SERVE_HAPROXY_BINARY_PATH=$HOME/venv/bin/rayship-haproxy" in command
+        for setting in (
+            "RAY_SERVE_THROUGHPUT_OPTIMIZED=1",
+            "RAY_SERVE_ENABLE_HA_PROXY=1",
+            "RAY_SERVE_HAPROXY_METRICS_ENABLED=0",
+            "RAY_SERVE_HAPROXY_BINARY_PATH=$HOME/venv/bin/rayship-haproxy",
+        ):
+            assert setting in command.split(), setting
