@@ -1,10 +1,12 @@
 """`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
 
-    python -m bench.run_all [--only training,serving,rollout]
+    python -m bench.run_all [--only training,serving,peers,memory,rollout]
 
-It reuses a cluster already up (`make up`) or starts one, in Serve's high-throughput mode, and stops it at the end.
-The serving benchmark registers its fixed reference model first (two seeded versions of `bench-iris`, scikit-learn's
-default 100-tree RandomForest: `scripts.example_models.register_reference_forest`); the rollout benchmark
+It reuses a cluster already up (`make up`) or starts one as `make up` does, and stops it at the end: what is
+measured is the mode a user gets with no flags. The serving and memory benchmarks register a fixed reference model
+first (two seeded versions of `bench-iris`, scikit-learn's default 100-tree RandomForest:
+`scripts.example_models.register_reference_forest`); the peers benchmark registers its two reference models
+(`bench/reference_models.py`) and runs MLServer and a plain FastAPI app beside the gateway; the rollout benchmark
 registers its own (a good and a broken version of `iris-bench-rollout`).
 Results are JSON files in `bench/results/`; figures quoted in the README come from there.
 """
@@ -12,6 +14,7 @@ Results are JSON files in `bench/results/`; figures quoted in the README come fr
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -26,7 +29,7 @@ from scripts.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-BENCHES = ("training", "serving", "rollout")
+BENCHES = ("training", "serving", "peers", "memory", "rollout")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,9 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = lifecycle.status(settings)
     started = not (rows and all(running for _, _, running, _ in rows))
     if started:
-        # Measure Serve as it is meant to run for throughput (Ray's documented switches); a cluster already up is
-        # measured as it is, and the serving benchmark prints which mode it found.
-        settings = settings.model_copy(update={"serve_high_throughput": True})
         lifecycle.up(settings)
     os.environ.update(client_exports(settings, token_path()))
     failures = []
@@ -70,20 +70,35 @@ def _serving() -> int:
     if shutil.which("wrk") is None:
         print("wrk is missing: `make bench` installs it (Debian package wrk)")
         return 1
-    # A fixed reference model (scikit-learn's default 100-tree forest on iris), two seeds for the 90/10 scenario:
-    # a sweep's winner changes from run to run, and with it every ratio against the baselines.
+    one, two = _reference_versions()
+    return _run("-m", "bench.bench_serving", "--model-uri", one, "--second-model-uri", two)
+
+
+@functools.cache
+def _reference_versions() -> tuple[str, str]:
+    """A fixed reference model (scikit-learn's default 100-tree forest on iris), two seeds: a sweep's winner changes
+    from run to run, and with it every ratio against the baselines."""
     one, two = (
         register_reference_forest("bench-iris", experiment="bench-serving", sweep_id="bench-serving", seed=seed).uri
         for seed in (0, 1)
     )
-    return _run("-m", "bench.bench_serving", "--model-uri", one, "--second-model-uri", two)
+    return one, two
+
+
+def _peers() -> int:
+    return _run("-m", "bench.bench_peers")
+
+
+def _memory() -> int:
+    results = str(BENCH_DIR / "results")
+    return _run("-m", "bench.memory", "--deploy", ",".join(_reference_versions()), "--results-dir", results)
 
 
 def _rollout() -> int:
     return _run("-m", "bench.bench_rollout")
 
 
-RUNNERS = {"training": _training, "serving": _serving, "rollout": _rollout}
+RUNNERS = {"training": _training, "serving": _serving, "peers": _peers, "memory": _memory, "rollout": _rollout}
 
 if __name__ == "__main__":
     raise SystemExit(main())
