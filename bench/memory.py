@@ -108,13 +108,12 @@ def measure_with(uris: list[str]) -> dict[str, dict[str, float]]:
     weights = list(zip([p.version for p in pinned], even_weights(len(pinned)), strict=True))
     try:
         admin.deploy([gateway_app(policy_of(name, weights)), *apps])
-        admin.wait_running([GATEWAY_APP, *(app["name"] for app in apps)])
+        admin.wait_only([GATEWAY_APP, *(app["name"] for app in apps)])
         admin.wait_ready(name)
         time.sleep(SETTLE_S)
         return by_role(stack_pids())
     finally:
-        if previous:
-            admin.deploy(previous)
+        admin.deploy(previous)
 
 
 def main(argv: list[str] | None = None) -> int:

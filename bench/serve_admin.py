@@ -54,6 +54,16 @@ class ServeAdmin:
             time.sleep(1)
         raise RuntimeError(f"apps {names} not RUNNING within {timeout_s} s")
 
+    def wait_only(self, names: list[str], timeout_s: float = 600) -> None:
+        """Until exactly these apps exist, each RUNNING: the replicas of apps a deploy dropped are gone too."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            apps = self.api.get("/api/serve/applications/", timeout=60).json().get("applications") or {}
+            if sorted(apps) == sorted(names) and all(app.get("status") == "RUNNING" for app in apps.values()):
+                return
+            time.sleep(1)
+        raise RuntimeError(f"apps other than {names} still there, or these not RUNNING, after {timeout_s} s")
+
     def policy(self) -> dict | None:
         """The gateway's `GET /-/rayship/policy` (applied policy and its digest), None when it does not answer."""
         try:

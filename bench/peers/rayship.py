@@ -54,8 +54,8 @@ class RayshipGateway:
     def stop(self) -> None:
         if self._pinned:
             pin_cluster(set(range(os.cpu_count() or 1)))
-        if self._admin and self._previous_apps:
-            self._admin.deploy(self._previous_apps)
+        if self._admin is not None and self._previous_apps is not None:
+            self._admin.deploy(self._previous_apps)  # none before: none after
 
     def infer_url(self, model_name: str) -> str:
         assert self._admin is not None, "start() first"

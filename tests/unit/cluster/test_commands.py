@@ -80,6 +80,7 @@ def test_ray_env_turns_token_auth_on_and_pins_threads(settings, tmp_path):
     assert env["RAY_AUTH_MODE"] == "token"
     assert env["RAY_AUTH_TOKEN_PATH"] == str(tmp_path / "t")
     assert env["OMP_NUM_THREADS"] == "1"
+    assert env["RAY_worker_niceness"] == "0"  # replicas are not demoted below Ray's daemons
     assert env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
     assert env["PATH"] == "/bin"
     assert "RAY_AUTH_TOKEN" not in env

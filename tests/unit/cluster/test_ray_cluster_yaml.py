@@ -41,6 +41,7 @@ def test_every_node_runs_serve_in_its_high_throughput_mode_through_rayship_hapro
             "RAY_SERVE_THROUGHPUT_OPTIMIZED=1",
             "RAY_SERVE_ENABLE_HA_PROXY=1",
             "RAY_SERVE_HAPROXY_METRICS_ENABLED=0",
+            "RAY_worker_niceness=0",
             "RAY_SERVE_HAPROXY_BINARY_PATH=$HOME/venv/bin/rayship-haproxy",
         ):
             assert setting in command.split(), setting

@@ -162,6 +162,7 @@ def test_every_ray_pod_runs_serve_in_its_high_throughput_mode_through_rayship_ha
         "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
+        "RAY_worker_niceness": "0",
         "RAY_SERVE_HAPROXY_BINARY_PATH": "/home/ray/anaconda3/bin/rayship-haproxy",  # the Dockerfile checks it
     }
     for container in ray_containers(cluster):
