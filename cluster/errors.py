@@ -47,3 +47,10 @@ class ServeStartError(ClusterError, UnavailableError):
 
     def __init__(self, code: int, log_tail: str) -> None:
         super().__init__(f"`serve start` failed (exit code {code}):\n{log_tail}")
+
+
+class HAProxyMissingError(ClusterError, UnavailableError):
+    """`rayship-haproxy` found no HAProxy to run: neither Ray's bundled one nor one on PATH."""
+
+    def __init__(self) -> None:
+        super().__init__("no HAProxy binary: install ray[serve] (it bundles one) or put haproxy on PATH")

