@@ -20,17 +20,17 @@ from pathlib import Path
 
 import psutil
 
-from deployments.app_config import GATEWAY_APP, VERSION_DEPLOYMENT
+from bench.cpu_meter import SERVING_ROLES
 
 MIB = 1024 * 1024
 SETTLE_S = 10.0  # replicas finish loading and the first health checks and metric pushes have run
 TARGET_MIB = 1536  # `make up` + one model with two versions (one replica each) + the gateway
-# First match wins: a Serve replica's title is `ray::ServeReplica:<app>:<deployment>`.
+# First match wins; the Serve roles' markers are the CPU meter's.
 ROLES = (
-    ("version replicas", (f":{VERSION_DEPLOYMENT}",)),
-    ("gateway replicas", (f"ServeReplica:{GATEWAY_APP}:",)),
+    ("version replicas", SERVING_ROLES["version"]),
+    ("gateway replicas", SERVING_ROLES["gateway"]),
     ("other Serve replicas", ("ServeReplica:",)),
-    ("Serve control (controller, proxy, HAProxy)", ("ServeController", "ProxyActor", "HAProxyManager", "haproxy")),
+    ("Serve control (controller, proxy, HAProxy)", ("ServeController", "HAProxyManager", *SERVING_ROLES["ingress"])),
     ("MLflow server", ("mlflow", "huey")),
     ("Ray (GCS, raylet, dashboard, agents, idle workers)", ("",)),
 )

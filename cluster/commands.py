@@ -43,7 +43,7 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
             # The dashboard's Grafana/Prometheus probes try the network at start; there is none to find.
             "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
             # Ray starts its workers (Serve replicas, HAProxy, Tune trials) at nice 15 below its own daemons, so on a
-            # busy core a replica waits out every daemon burst; at nice 0 the peer benchmark's p99 fell 2-3x.
+            # busy core a replica waits out every daemon burst (docs/serving.md: the gateway's p99, measured).
             "RAY_worker_niceness": "0",
         }
     )
@@ -62,7 +62,7 @@ def high_throughput_env(settings: ClusterSettings, bin_dir: Path) -> dict[str, s
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_HAPROXY_BINARY_PATH": str(bin_dir / HAPROXY_SCRIPT),
         # HAProxy would log every request to a socket Serve's manager parses into serve_num_http_requests & co:
-        # ~0.1 ms of CPU per request (7 % of a core at 640 req/s). The gateway counts requests, errors and latency
+        # ~0.1 ms of CPU per request (6 % of a core at 640 req/s). The gateway counts requests, errors and latency
         # per model version itself (rayship_requests, rayship_errors, rayship_latency_ms).
         "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
         "RAY_SERVE_HAPROXY_STATS_PORT": str(settings.haproxy_stats_port),

@@ -17,11 +17,10 @@ import mlflow
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
+from bench.memory import stack_pids
 from bench.peers.server import PeerContext
 from bench.reference_models import ReferenceModel
-from bench.serve_admin import ServeAdmin, gateway_app, version_app
-from cluster.processes import session_members
-from cluster.state import load_state
+from bench.serve_admin import ServeAdmin, gateway_app, policy_of, version_app
 from deployments import app_config
 from deployments.traffic_policy import GatewayConfig
 from registry.api import PinnedVersion, register
@@ -83,12 +82,8 @@ def register_reference(model: ReferenceModel) -> PinnedVersion:
 
 def policy(versions: list[PinnedVersion]) -> GatewayConfig:
     """One model per reference model, each all on its one version."""
-    return GatewayConfig.model_validate({"models": {v.name: one_version(v) for v in versions}})
-
-
-def one_version(v: PinnedVersion) -> dict:
-    route = {"version": v.version, "app": app_config.version_app_name(v.name, v.version), "weight": 100}
-    return {"versions": [route], "champion": v.version}
+    models = {v.name: policy_of(v.name, [(v.version, 100)]).models[v.name] for v in versions}
+    return GatewayConfig(models=models)
 
 
 def pin_cluster(cpus: set[int]) -> None:
@@ -101,14 +96,8 @@ def pin_cluster(cpus: set[int]) -> None:
 
 
 def cluster_threads() -> Iterator[int]:
-    from cluster.settings import settings_from_env
-
-    state = load_state(settings_from_env().state_dir)
-    if state is None:
-        raise RuntimeError("no local cluster is up: `make up` first")
-    for service in state.services:
-        for pid in session_members(service.pid):
-            try:
-                yield from (int(tid) for tid in os.listdir(Path("/proc") / str(pid) / "task"))
-            except FileNotFoundError:
-                continue
+    for pid in stack_pids():
+        try:
+            yield from (int(tid) for tid in os.listdir(Path("/proc") / str(pid) / "task"))
+        except FileNotFoundError:
+            continue  # it ended meanwhile

@@ -59,7 +59,7 @@ def policy_digest(config: GatewayConfig) -> str:
     name=GATEWAY_DEPLOYMENT,
     ray_actor_options={"num_cpus": 0.1},
     max_ongoing_requests=256,
-    # Serve's per-request access log line costs the gateway ~10 % of its throughput; the gateway counts every
+    # Serve's per-request access log line is on the gateway's hot path (docs/serving.md); the gateway counts every
     # request per version itself (stats, Prometheus). A config file can turn it back on.
     logging_config={"enable_access_log": False},
 )

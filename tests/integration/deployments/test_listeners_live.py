@@ -106,12 +106,12 @@ def test_the_fixed_ports_beyond_loopback_are_the_documented_ones(cluster, listen
 
 def test_every_grpc_port_beyond_loopback_refuses_a_client_without_the_token(cluster, listeners):
     host = machine_address(listeners)
-    methods = {port: m for port, m in fixed_ports(cluster).items() if m.startswith("/")}
+    fixed = fixed_ports(cluster)
     unauthenticated = []
     for port, (_, name) in listeners.items():
-        if port in methods:
-            tried = [methods[port]]
-        elif port in fixed_ports(cluster):
+        if port in fixed and fixed[port].startswith("/"):
+            tried = [fixed[port]]
+        elif port in fixed:
             continue
         else:
             tried = [CORE_WORKER, SERVE_REPLICA]  # a replica has both kinds of server, on two ports

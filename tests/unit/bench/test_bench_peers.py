@@ -207,3 +207,24 @@ def test_bad_connections_are_exit_2(monkeypatch, capsys) -> None:
     monkeypatch.setattr(bench_peers.os, "sched_getaffinity", lambda pid: {0, 1})
     assert bench_peers.main(["--servers", "fastapi", "--connections", "16,x"]) == 2
     assert "--connections must be comma-separated integers" in capsys.readouterr().err
+
+
+def test_rayships_gateway_serves_each_reference_model_all_on_its_one_version():
+    from bench.peers.rayship import policy
+    from registry.api import PinnedVersion
+
+    routed = policy(
+        [PinnedVersion(name="bench-peer-rf", version="3"), PinnedVersion(name="bench-peer-xgb", version="1")]
+    )
+    assert routed.model_dump(mode="json", exclude_unset=True) == {
+        "models": {
+            "bench-peer-rf": {
+                "versions": [{"version": "3", "app": "bench-peer-rf-v3", "weight": 100}],
+                "champion": "3",
+            },
+            "bench-peer-xgb": {
+                "versions": [{"version": "1", "app": "bench-peer-xgb-v1", "weight": 100}],
+                "champion": "1",
+            },
+        }
+    }
