@@ -93,7 +93,7 @@ class DataPlane:
         """The live call: the planned version, then the champion once if it fails and failover allows."""
         champion = policy.champion_version
         try:
-            prediction = await self._attempt(model, plan.primary, features)
+            prediction = await self._attempt(model, plan.primary, features, pinned=pinned is not None)
             return Served(model, prediction.version, prediction)
         except VersionNotReadyError:
             if plan.fallback is None:
@@ -107,29 +107,30 @@ class DataPlane:
             failure = exc
         logger.warning("failing over to the champion: %s", failure)
         try:
-            prediction = await self._attempt(model, plan.fallback, features)
+            prediction = await self._attempt(model, plan.fallback, features, pinned=False)
         except VersionNotReadyError:
             raise NoReadyVersionError(model) from None
         return Served(model, prediction.version, prediction)
 
-    async def _attempt(self, model: str, route: VersionRoute, features: Features) -> Prediction:
-        """One call to one version, counted against that version whatever happens."""
+    async def _attempt(self, model: str, route: VersionRoute, features: Features, *, pinned: bool) -> Prediction:
+        """One call to one version, counted against that version whatever happens; `pinned` when the client chose
+        the version (rollouts judge a version only by the requests the policy sent it)."""
         if not self._caller.is_ready(route.app):
-            self._recorder.record(model, route.version, 503, None, None)
+            self._recorder.record(model, route.version, 503, None, None, pinned=pinned)
             raise VersionNotReadyError(model, route.version)
         started = self._clock()
         try:
             reply = await self._caller.predict(route.app, features)
         except Exception as exc:  # a crash or a dead replica: counted, then mapped to a 5xx
             status = exc.status_code if isinstance(exc, RayshipError) and exc.status_code >= 500 else 500
-            self._recorder.record(model, route.version, status, None, None)
+            self._recorder.record(model, route.version, status, None, None, pinned=pinned)
             raise VersionFailedError(model, route.version, status, _reason(exc)) from exc
         if isinstance(reply, VersionError):
-            self._recorder.record(model, route.version, reply.status_code, None, None)
+            self._recorder.record(model, route.version, reply.status_code, None, None, pinned=pinned)
             if reply.status_code >= 500:
                 raise VersionFailedError(model, route.version, reply.status_code, reply.message)
             raise VersionReportedError(reply.status_code, reply.message)
-        self._recorder.record(model, route.version, 200, self._clock() - started, reply.batch_size)
+        self._recorder.record(model, route.version, 200, self._clock() - started, reply.batch_size, pinned=pinned)
         return reply
 
     def _start_shadow(
@@ -144,7 +145,7 @@ class DataPlane:
     ) -> None:
         """The mirrored call: measured by `_attempt`, compared with the live answer, then discarded."""
         with contextlib.suppress(RayshipError):
-            mirrored = await self._attempt(model, route, features)
+            mirrored = await self._attempt(model, route, features, pinned=False)  # the policy mirrors it
             answer = await live
             if answer is not None:
                 compared = len(answer.predictions)

@@ -4,7 +4,8 @@ Why: canary analysis cannot wait for a 30 s Prometheus scrape. Every gateway rep
 (model, version) and pushes a snapshot every `PUSH_INTERVAL_S` (1 s) to one detached Ray actor
 (`rayship-metrics` in namespace `serve`, see `deployments/gateway/aggregator.py`); the endpoint returns the sum
 over replicas. The same figures are exported as Prometheus metrics (`rayship_requests_total`,
-`rayship_errors_total`, `rayship_latency_ms`, `rayship_batch_size`, labels `model` and `version`).
+`rayship_errors_total`, `rayship_latency_ms`, `rayship_batch_size`, labels `model` and `version`; the first two
+also `pinned`, "true" or "false").
 
 Access: `Authorization: Bearer <Ray cluster token>` (the file at `RAY_AUTH_TOKEN_PATH`, else `~/.ray/auth_token`);
 401 without it, 403 with a wrong one. Inside the cluster the same data is readable from the actor:
@@ -15,20 +16,26 @@ Response (`ModelStats`), every counter cumulative since the replica started (com
 ```json
 {"model": "iris", "collected_at": 1764000000.5, "oldest_push_at": 1764000000.1, "replicas": 2,
  "policy_digests": ["3f2a..."],
- "versions": {"1": {"requests": 950, "errors": {"500": 2}, "latency_ms": {"bounds": [1, 2, ...],
-                    "counts": [0, 3, ..., 0], "sum": 812.5, "count": 948},
-                    "batch_size": {"bounds": [1, 2, 4, ...], "counts": [...], "sum": 3100, "count": 948},
+ "versions": {"1": {"requests": 950, "errors": {"500": 2, "400": 1}, "pinned_requests": 10,
+                    "pinned_errors": {"400": 1},
+                    "latency_ms": {"bounds": [1, 2, ...], "counts": [0, 3, ..., 0], "sum": 812.5, "count": 947},
+                    "batch_size": {"bounds": [1, 2, 4, ...], "counts": [...], "sum": 3100, "count": 947},
                     "shadow_rows_compared": 0, "shadow_rows_agreed": 0}}}
 ```
 
-- `requests` counts every request a version was asked to serve (live or shadow), including failed ones;
-  a candidate's failure that was retried on the champion counts against the candidate (and the retry as a
-  champion request).
+- `requests` counts every request a version was asked to serve (routed by the policy, mirrored, or pinned by the
+  client), including failed ones; a candidate's failure that was retried on the champion counts against the
+  candidate (and the retry as a champion request).
 - `errors` maps an HTTP status (as a string) to the number of requests of this version that ended with it (4xx
-  from bad input, 5xx from failures; 503 when the version's app was not ready).
-- `latency_ms` is a histogram (`deployments/histogram.py`) of successful requests' latency at the gateway, in
-  milliseconds; `counts[i]` is the number of observations `<= bounds[i]` and above the previous bound; the last
-  count is above the last bound.
+  from bad input, 5xx from failures: 500 also when the model's output was not finite, 503 when the version's app
+  was not ready).
+- `pinned_requests` / `pinned_errors`: the part of `requests` / `errors` a client pinned to this version
+  (`POST /v2/models/{model}/versions/{version}/infer`). A rollout judges a version by the rest, the requests the
+  policy chose (routed or mirrored), and by their 5xx only: an outside caller must not be able to fail a
+  candidate, or hide a bad one, by pinning requests to it or by sending bad input.
+- `latency_ms` is a histogram (`deployments/histogram.py`) of successful requests' latency at the gateway (pinned
+  ones included), in milliseconds; `counts[i]` is the number of observations `<= bounds[i]` and above the previous
+  bound; the last count is above the last bound.
 - `batch_size` is a histogram, per successful request, of the size of the batch that served it.
 - `shadow_rows_compared` / `shadow_rows_agreed` (on a shadow target): rows of mirrored requests whose answer was
   compared with the answer users got, and of those, rows with the same prediction (agreement = agreed / compared;
@@ -60,6 +67,12 @@ class VersionStats(BaseModel):
 
     requests: int = Field(0, description="Requests this version was asked to serve, failed ones included.")
     errors: dict[str, int] = Field(default_factory=dict, description="Failed requests by HTTP status code.")
+    pinned_requests: int = Field(
+        0, description="Of the requests, those a client pinned to this version (not chosen by the traffic policy)."
+    )
+    pinned_errors: dict[str, int] = Field(
+        default_factory=dict, description="Of the failed requests, the pinned ones, by HTTP status code."
+    )
     latency_ms: Histogram = Field(
         default_factory=lambda: Histogram.empty(LATENCY_BOUNDS_MS),
         description="Latency of successful requests at the gateway, in milliseconds.",
@@ -76,17 +89,23 @@ class VersionStats(BaseModel):
     )
 
     def merged(self, other: VersionStats) -> VersionStats:
-        errors = dict(self.errors)
-        for code, count in other.errors.items():
-            errors[code] = errors.get(code, 0) + count
         return VersionStats(
             requests=self.requests + other.requests,
-            errors=errors,
+            errors=_summed(self.errors, other.errors),
+            pinned_requests=self.pinned_requests + other.pinned_requests,
+            pinned_errors=_summed(self.pinned_errors, other.pinned_errors),
             latency_ms=self.latency_ms.merged(other.latency_ms),
             batch_size=self.batch_size.merged(other.batch_size),
             shadow_rows_compared=self.shadow_rows_compared + other.shadow_rows_compared,
             shadow_rows_agreed=self.shadow_rows_agreed + other.shadow_rows_agreed,
         )
+
+
+def _summed(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    summed = dict(first)
+    for code, count in second.items():
+        summed[code] = summed.get(code, 0) + count
+    return summed
 
 
 class ModelStats(BaseModel):

@@ -1,7 +1,8 @@
 """Per-version Prometheus metrics from the gateway, labelled `model` and `version` (Serve adds its own tags).
 
-Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_rayship_requests_total`,
-`ray_rayship_errors_total` (also labelled `code`), `ray_rayship_latency_ms` (histogram, successful requests) and
+Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_rayship_requests_total` and
+`ray_rayship_errors_total` (also labelled `code`), both also labelled `pinned` ("true" for requests a client pinned
+to the version, which rollouts do not judge), `ray_rayship_latency_ms` (histogram, successful requests) and
 `ray_rayship_batch_size` (histogram, per successful request), and for shadow targets
 `ray_rayship_shadow_rows_compared_total` / `ray_rayship_shadow_rows_agreed_total`.
 
@@ -19,8 +20,16 @@ from deployments.stats import BATCH_SIZE_BOUNDS, LATENCY_BOUNDS_MS
 class PrometheusRecorder:
     def __init__(self) -> None:
         labels = ("model", "version")
-        self._requests = Counter("rayship_requests", "Requests per model version.", tag_keys=labels)
-        self._errors = Counter("rayship_errors", "Failed requests per model version and status.", labels + ("code",))
+        self._requests = Counter(
+            "rayship_requests",
+            "Requests per model version, pinned by the client or not.",
+            tag_keys=labels + ("pinned",),
+        )
+        self._errors = Counter(
+            "rayship_errors",
+            "Failed requests per model version, status and pinning.",
+            tag_keys=labels + ("pinned", "code"),
+        )
         self._latency = Histogram(
             "rayship_latency_ms", "Latency of successful requests (ms).", list(LATENCY_BOUNDS_MS), tag_keys=labels
         )
@@ -33,12 +42,20 @@ class PrometheusRecorder:
         )
 
     def record(
-        self, model: str, version: str, status_code: int, latency_s: float | None, batch_size: int | None
+        self,
+        model: str,
+        version: str,
+        status_code: int,
+        latency_s: float | None,
+        batch_size: int | None,
+        *,
+        pinned: bool,
     ) -> None:
         tags = {"model": model, "version": version}
-        self._requests.inc(1, dict(tags))
+        counted = {**tags, "pinned": "true" if pinned else "false"}
+        self._requests.inc(1, dict(counted))
         if status_code >= 400:
-            self._errors.inc(1, {**tags, "code": str(status_code)})
+            self._errors.inc(1, {**counted, "code": str(status_code)})
         if latency_s is not None:
             self._latency.observe(latency_s * 1000.0, dict(tags))
         if batch_size is not None:

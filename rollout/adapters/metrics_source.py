@@ -4,10 +4,11 @@
 `Observation` with `observation_between`. `GatewayStatsSource` reads the gateway's fresh JSON endpoint
 `GET /-/rayship/stats?model=M` (see `deployments/stats.py`): a Prometheus scrape would be up to 30 s old.
 
-A version's errors are its 5xx answers plus 400 and 422 (the version could not handle an input): a model
-that raises on real inputs surfaces as 400 at the gateway, and the champion's rate of those is the baseline
-the comparison uses. Statuses that do not depend on the version (401, 403, 404, 405, 413, 415, 429) do not
-count.
+A version's errors are its 5xx answers only. A 4xx is the caller's input (invalid, or values the model
+refuses): counting it would let any client fail a candidate, or dilute a bad one's failures, by sending bad
+requests. The gateway's pinned counts (`pinned_requests`, `pinned_errors`) go along, and the rollout core leaves
+those requests out of every window (`rollout.core.observation`): a client that pins requests to a version chose it,
+the traffic policy did not.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from rollout.core.observation import Observation, VersionCounters
 from rollout.errors import MetricsUnavailableError
 
 STATS_PATH = "/-/rayship/stats"
-VERSION_CLIENT_ERRORS = frozenset({"400", "422"})
 
 
 class StatsSnapshot(BaseModel):
@@ -47,16 +47,18 @@ class MetricsSource(Protocol):
         ...
 
 
-def counts_against_version(status_code: str) -> bool:
-    """Whether an answer with this HTTP status is the version's failure (see the module docstring)."""
-    return status_code.startswith("5") or status_code in VERSION_CLIENT_ERRORS
+def server_errors(errors: dict[str, int]) -> int:
+    """Of failures counted by HTTP status, the version's own: its 5xx (see the module docstring)."""
+    return sum(count for code, count in errors.items() if code.startswith("5"))
 
 
 def counters_from_stats(stats: VersionStats) -> VersionCounters:
-    """The version's requests, its failures (see the module docstring), its latency and its shadow comparisons."""
+    """The version's requests and 5xx (pinned ones apart), its latency and its shadow comparisons."""
     return VersionCounters(
         requests=stats.requests,
-        errors=sum(count for code, count in stats.errors.items() if counts_against_version(code)),
+        errors=server_errors(stats.errors),
+        pinned_requests=stats.pinned_requests,
+        pinned_errors=server_errors(stats.pinned_errors),
         latency_ms=stats.latency_ms,
         shadow_rows_compared=stats.shadow_rows_compared,
         shadow_rows_agreed=stats.shadow_rows_agreed,

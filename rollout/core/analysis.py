@@ -1,6 +1,6 @@
 """Pure statistics for rollout analysis: windows from counter deltas (latency quantiles from
-`deployments.histogram`), error rates, a two-proportion z-test, and the evaluation of a spec's checks into
-`CheckResult`s."""
+`deployments.histogram`), error rates, shadow agreement, a two-proportion z-test, and the evaluation of a spec's
+checks into `CheckResult`s."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from rollout.core.observation import VersionCounters, VersionWindow
-from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
+from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName, MirroringSpec
+
+SHADOW_DISAGREEMENT = "shadow_disagreement"
 
 
 class CheckResult(BaseModel):
@@ -34,13 +36,18 @@ class ZTest(BaseModel):
 
 
 def error_rate(requests: int, errors: int) -> float | None:
-    """Errors / requests, or None without requests."""
+    """Errors / requests, or None without requests (a window's: routed requests and their 5xx)."""
     return errors / requests if requests else None
 
 
 def agreement(compared: int, agreed: int) -> float | None:
     """Shadow agreement: mirrored rows whose prediction equalled the live one / rows compared; None without any."""
     return agreed / compared if compared else None
+
+
+def disagreement(compared: int, agreed: int) -> float | None:
+    """Mirrored rows whose prediction differed from the live one / rows compared; None without any."""
+    return (compared - agreed) / compared if compared else None  # not 1 - agreement: 1 - 0.7 > 0.3 in floats
 
 
 def describe_agreement(compared: int, agreed: int) -> str:
@@ -50,19 +57,12 @@ def describe_agreement(compared: int, agreed: int) -> str:
 
 
 def window_between(before: VersionCounters | None, after: VersionCounters) -> VersionWindow:
-    """The window between two cumulative snapshots. A counter that went down (a restarted replica) is read as
+    """The window between two cumulative snapshots, of routed requests and their 5xx only (pinned requests are
+    a client's choice, see `rollout.core.observation`). A counter that went down (a restarted replica) is read as
     having started from zero, as Prometheus' `increase()` does."""
-    reset = (
-        before is None
-        or after.requests < before.requests
-        or after.errors < before.errors
-        or after.latency_ms.count < before.latency_ms.count
-        or after.shadow_rows_compared < before.shadow_rows_compared
-        or after.shadow_rows_agreed < before.shadow_rows_agreed
-    )
-    base = VersionCounters(requests=0, errors=0) if reset else before
-    requests = after.requests - base.requests
-    errors = min(after.errors - base.errors, requests)
+    base = VersionCounters(requests=0, errors=0) if before is None or _went_down(before, after) else before
+    requests = max(after.routed_requests - base.routed_requests, 0)
+    errors = min(max(after.routed_errors - base.routed_errors, 0), requests)
     latency = after.latency_ms.minus(base.latency_ms)
     compared = after.shadow_rows_compared - base.shadow_rows_compared
     return VersionWindow(
@@ -72,6 +72,18 @@ def window_between(before: VersionCounters | None, after: VersionCounters) -> Ve
         p99_ms=latency.quantile(0.99),
         shadow_rows_compared=compared,
         shadow_rows_agreed=min(after.shadow_rows_agreed - base.shadow_rows_agreed, compared),
+    )
+
+
+def _went_down(before: VersionCounters, after: VersionCounters) -> bool:
+    return (
+        after.requests < before.requests
+        or after.errors < before.errors
+        or after.pinned_requests < before.pinned_requests
+        or after.pinned_errors < before.pinned_errors
+        or after.latency_ms.count < before.latency_ms.count
+        or after.shadow_rows_compared < before.shadow_rows_compared
+        or after.shadow_rows_agreed < before.shadow_rows_agreed
     )
 
 
@@ -94,11 +106,28 @@ def is_conclusive(spec: AnalysisSpec, candidate: VersionWindow) -> bool:
 
 
 def evaluate_checks(spec: AnalysisSpec, candidate: VersionWindow, champion: VersionWindow) -> list[CheckResult]:
-    """Every metric check, then the candidate-versus-champion comparison, for one conclusive interval."""
+    """Every metric check, then the candidate-versus-champion comparison, then (when the strategy mirrors traffic
+    and bounds it) the shadow disagreement, for one conclusive interval."""
     results = [_metric_check(check, candidate) for check in spec.metrics]
     if spec.comparison is not None:
         results.extend(_comparison_checks(spec.comparison, spec.min_requests, candidate, champion))
+    if isinstance(spec, MirroringSpec) and spec.max_shadow_disagreement is not None:
+        results.append(shadow_disagreement_check(spec.max_shadow_disagreement, spec.min_shadow_rows, candidate))
     return results
+
+
+def shadow_disagreement_check(max_disagreement: float, min_rows: int, candidate: VersionWindow) -> CheckResult:
+    """Fails when more than `max_disagreement` of the candidate's compared mirrored rows differed from the live
+    answer; inconclusive (passes) below `min_rows`, where a few rows would decide it by chance."""
+    compared, agreed = candidate.shadow_rows_compared, candidate.shadow_rows_agreed
+    if compared < min_rows:
+        reason = f"skipped: {compared} mirrored rows compared (< {min_rows})"
+        return CheckResult(name=SHADOW_DISAGREEMENT, passed=True, value=None, limit=max_disagreement, reason=reason)
+    value = disagreement(compared, agreed)
+    passed = value <= max_disagreement
+    bound = f"within max {max_disagreement:g}" if passed else f"above max {max_disagreement:g}"
+    reason = f"{value:.4g} {bound} ({agreed}/{compared} rows agreed)"
+    return CheckResult(name=SHADOW_DISAGREEMENT, passed=passed, value=value, limit=max_disagreement, reason=reason)
 
 
 def _metric_value(name: MetricName, window: VersionWindow) -> float | None:

@@ -2,6 +2,11 @@
 
 Metrics sources produce cumulative `VersionCounters` (as the gateway counts them); `rollout.core.analysis` turns
 two snapshots into a `VersionWindow`, and the driver hands the policy one `Observation` per interval.
+
+A window counts only the requests the traffic policy sent a version (routed, mirrored ones included) and only
+their 5xx: requests a client pinned to a version, and 4xx (the caller's input), are outside callers' choices, and
+counting them would let anyone fail a candidate, or hide a bad one, through its error rate. (Latency is the
+gateway's histogram of every successful request, pinned ones included.)
 """
 
 from __future__ import annotations
@@ -16,8 +21,14 @@ class VersionCounters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests: int = Field(ge=0, description="Requests routed to this version (served or failed).")
-    errors: int = Field(ge=0, description="Requests to this version that failed (5xx or exception).")
+    requests: int = Field(
+        ge=0, description="Requests this version was asked to serve (routed, mirrored or pinned; served or failed)."
+    )
+    errors: int = Field(ge=0, description="Of those, the ones that failed with a 5xx (4xx, the caller's, are not).")
+    pinned_requests: int = Field(
+        default=0, ge=0, description="Of the requests, those a client pinned to this version (not judged)."
+    )
+    pinned_errors: int = Field(default=0, ge=0, description="Of the 5xx, those of pinned requests (not judged).")
     latency_ms: Histogram = Field(
         default_factory=lambda: Histogram.empty(()),
         description="Latency in milliseconds since the counter started; may hold fewer observations than "
@@ -32,14 +43,26 @@ class VersionCounters(BaseModel):
         default=0, ge=0, description="Of the compared rows, those whose prediction equalled the live one."
     )
 
+    @property
+    def routed_requests(self) -> int:
+        """The requests the traffic policy sent this version (mirrored included): what a rollout judges it by."""
+        return max(self.requests - self.pinned_requests, 0)
+
+    @property
+    def routed_errors(self) -> int:
+        """Of the routed requests, those that failed with a 5xx."""
+        return max(self.errors - self.pinned_errors, 0)
+
 
 class VersionWindow(BaseModel):
     """One version's traffic over one analysis window."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    requests: int = Field(default=0, ge=0, description="Requests in the window.")
-    errors: int = Field(default=0, ge=0, description="Failed requests in the window.")
+    requests: int = Field(
+        default=0, ge=0, description="Requests the policy routed or mirrored to the version in the window (not pinned)."
+    )
+    errors: int = Field(default=0, ge=0, description="Of those, the ones that failed with a 5xx.")
     p50_ms: float | None = Field(default=None, ge=0, description="Median latency in ms; null without requests.")
     p99_ms: float | None = Field(
         default=None, ge=0, description="99th percentile latency in ms; null without requests."

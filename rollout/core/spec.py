@@ -1,8 +1,9 @@
 """Rollout specs in Flagger's vocabulary: one pydantic model per strategy, discriminated by `strategy`.
 
 A spec says how fast traffic moves (`interval_s`, `step_weights` or `step_weight` + `max_weight`), what counts
-as healthy (metric checks with `min`/`max`, a candidate-versus-champion comparison), how much data an interval
-needs (`min_requests`) and how many failed intervals roll back (`threshold`). Everything here is pure: loading
+as healthy (metric checks with `min`/`max`, a candidate-versus-champion comparison and, for the strategies that
+mirror traffic, a bound on shadow disagreement), how much data an interval needs (`min_requests`,
+`min_shadow_rows`) and how many failed intervals roll back (`threshold`). Everything here is pure: loading
 a file is `rollout.spec_file.load_spec`.
 """
 
@@ -169,7 +170,26 @@ def _check_increasing(weights: list[int]) -> None:
             raise ValueError(f"must be strictly increasing, got {before} then {after}")
 
 
-class BlueGreenSpec(AnalysisSpec):
+class MirroringSpec(AnalysisSpec):
+    """What the strategies that mirror live requests to the candidate (blue/green, shadow) add: a bound on how often
+    its mirrored answers differ from the answers users got."""
+
+    max_shadow_disagreement: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Fail an interval when the fraction of compared mirrored rows whose prediction differs from "
+        "the live one (1 - agreed / compared) exceeds this; null: not checked.",
+    )
+    min_shadow_rows: int = Field(
+        default=20,
+        ge=1,
+        description="Mirrored rows an interval needs compared for the disagreement check to be conclusive; with "
+        "fewer it passes, saying so.",
+    )
+
+
+class BlueGreenSpec(MirroringSpec):
     """Candidate at 0 % while smoke-checked on mirrored live requests, then 100 % at once."""
 
     strategy: Literal["bluegreen"] = Field(description="Switch all traffic at once after a smoke check.")
@@ -186,7 +206,7 @@ class BlueGreenSpec(AnalysisSpec):
         return [0] * self.iterations
 
 
-class ShadowSpec(AnalysisSpec):
+class ShadowSpec(MirroringSpec):
     """Mirror a share of traffic to the candidate, discard its answers, compare; never promotes by itself."""
 
     strategy: Literal["shadow"] = Field(description="Mirror traffic to the candidate without serving its answers.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rollout.core.analysis import agreement, describe_agreement
+from rollout.core.analysis import SHADOW_DISAGREEMENT, CheckResult, agreement, describe_agreement
 from rollout.core.observation import VersionWindow
 from rollout.core.state_machine import CLOCK_TOLERANCE_S
 from rollout.effects import carried_verdict
@@ -27,6 +27,7 @@ class Interval:
     candidate: VersionWindow
     champion: VersionWindow
     failed_checks: tuple[str, ...]
+    shadow_check: CheckResult | None = None  # the shadow-disagreement check, when the spec bounds it
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def analysed_intervals(history: list[Progress], events: list[AppliedEvent]) -> l
                 candidate=observation.window(record.state.candidate),
                 champion=observation.window(record.state.champion),
                 failed_checks=tuple(check.name for check in record.checks if not check.passed),
+                shadow_check=next((check for check in record.checks if check.name == SHADOW_DISAGREEMENT), None),
             )
         )
     return intervals
@@ -118,10 +120,13 @@ def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_na
             f"{event.candidate_weight}% | {_cell(outcome)} |"
         )
     intervals = analysed_intervals(history, events)
-    shadow = final.strategy == "shadow"
+    summary = disagreement_summary(intervals)  # blue/green may bound the disagreement of its mirrored requests too
+    shadow = final.strategy == "shadow" or summary is not None
     if shadow:
         lines += ["", f"Shadow agreement with version {final.champion}: {overall_agreement(intervals)}."]
-    lines += ["", "## Intervals analysed", "", *_interval_table(intervals, shadow)]
+    if summary is not None:
+        lines += ["", summary]
+    lines += ["", "## Intervals analysed", "", *_interval_table(intervals, shadow, checked=summary is not None)]
     return "\n".join(lines) + "\n"
 
 
@@ -132,17 +137,32 @@ def overall_agreement(intervals: list[Interval]) -> str:
     return describe_agreement(compared, agreed)
 
 
-def _interval_table(intervals: list[Interval], shadow: bool) -> list[str]:
-    """One row per analysed interval; a shadow rollout's table also gives the candidate's agreement."""
-    agreement_column = " agreement |" if shadow else ""
+def disagreement_summary(intervals: list[Interval]) -> str | None:
+    """How the shadow-disagreement check went over the analysed intervals; None when the spec did not bound it."""
+    checks = [interval.shadow_check for interval in intervals if interval.shadow_check is not None]
+    if not checks:
+        return None
+    failed = sum(1 for check in checks if not check.passed)
+    too_few = sum(1 for check in checks if check.value is None)
+    return (
+        f"Shadow disagreement check (max {checks[-1].limit:g} per interval): failed in {failed} of {len(checks)} "
+        f"intervals, inconclusive (too few rows) in {too_few}."
+    )
+
+
+def _interval_table(intervals: list[Interval], shadow: bool, checked: bool) -> list[str]:
+    """One row per analysed interval; a shadow rollout's table also gives the candidate's agreement and, when the
+    spec bounds it (`checked`), its disagreement against that bound."""
+    shadow_columns = [name for name, shown in (("agreement", shadow), ("disagreement", checked)) if shown]
     lines = [
         "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
-        f"champion errors | champion p99 ms |{agreement_column} failed checks |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if shadow else "") + "---|",
+        f"champion errors | champion p99 ms |{''.join(f' {name} |' for name in shadow_columns)} failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(shadow_columns) + "---|",
     ]
     for interval in intervals:
         candidate, champion = interval.candidate, interval.champion
         agreement_cell = f" {_agreement(candidate)} |" if shadow else ""
+        agreement_cell += f" {_disagreement(interval.shadow_check)} |" if checked else ""
         failed = ", ".join(interval.failed_checks) or "-"
         lines.append(
             f"| {interval.t_s:.1f} | {interval.candidate_weight}% | {_rate(candidate, interval.window_s)} | "
@@ -213,6 +233,14 @@ def _errors(window: VersionWindow) -> str:
 def _agreement(window: VersionWindow) -> str:
     share = agreement(window.shadow_rows_compared, window.shadow_rows_agreed)
     return "-" if share is None else f"{share:.1%} ({window.shadow_rows_agreed}/{window.shadow_rows_compared})"
+
+
+def _disagreement(check: CheckResult | None) -> str:
+    if check is None:
+        return "-"
+    if check.value is None:
+        return "too few rows"
+    return f"{check.value:.1%} (max {check.limit:.1%})"
 
 
 def _ms(value: float | None) -> str:

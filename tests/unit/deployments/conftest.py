@@ -44,12 +44,18 @@ class FakeCaller:
 
 
 class ListRecorder:
+    """Every record in `records`; those of pinned requests also in `pinned`, as the gateway's stats count them."""
+
     def __init__(self) -> None:
         self.records: list[tuple] = []
+        self.pinned: list[tuple] = []
         self.agreements: list[tuple] = []
 
-    def record(self, model, version, status_code, latency_s, batch_size) -> None:
-        self.records.append((model, version, status_code, latency_s is not None, batch_size))
+    def record(self, model, version, status_code, latency_s, batch_size, *, pinned: bool) -> None:
+        record = (model, version, status_code, latency_s is not None, batch_size)
+        self.records.append(record)
+        if pinned:
+            self.pinned.append(record)
 
     def record_agreement(self, model, version, compared_rows, agreed_rows) -> None:
         self.agreements.append((model, version, compared_rows, agreed_rows))

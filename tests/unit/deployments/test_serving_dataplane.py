@@ -8,6 +8,8 @@ import pytest
 
 from deployments.dataplane import DataPlane, agreeing_rows
 from deployments.errors import NoReadyVersionError, VersionFailedError, VersionNotReadyError, VersionReportedError
+from deployments.metrics import CounterStore
+from deployments.output_split import split_outputs
 from deployments.traffic_policy import GatewayConfig
 from deployments.types import Features
 from rayship.errors import ModelNotServedError, UnavailableError
@@ -87,6 +89,63 @@ def test_a_pinned_version_that_is_not_ready_is_named(plane, fake_caller, recorde
         run(plane([0.1, 0.9]).predict("iris", ROWS, pinned="2"))
 
 
+def test_pinned_requests_are_counted_as_pinned_and_routed_ones_are_not(plane, fake_caller, recorder) -> None:
+    data_plane = plane([0.1, 0.9, 0.1, 0.9, 0.95, 0.9])
+    assert run(data_plane.predict("iris", ROWS, pinned="2")).version == "2"
+    fake_caller.failing["iris-v2"] = RuntimeError("boom")
+    with pytest.raises(VersionFailedError, match="^Model 'iris' version '2' failed: RuntimeError$"):
+        run(data_plane.predict("iris", ROWS, pinned="2"))  # pinned: no failover, the failure is the answer
+    assert run(data_plane.predict("iris", ROWS)).version == "1"  # routed to 2, failed over to the champion
+    assert recorder.records == [
+        ("iris", "2", 200, True, 2),
+        ("iris", "2", 500, False, None),
+        ("iris", "2", 500, False, None),
+        ("iris", "1", 200, True, 2),
+    ]
+    assert recorder.pinned == [("iris", "2", 200, True, 2), ("iris", "2", 500, False, None)]
+
+
+def test_a_pinned_version_that_is_not_ready_counts_a_pinned_503(plane, fake_caller, recorder) -> None:
+    fake_caller.ready = {"iris-v1"}
+    with pytest.raises(VersionNotReadyError):
+        run(plane([0.1, 0.9]).predict("iris", ROWS, pinned="2"))
+    assert recorder.pinned == recorder.records == [("iris", "2", 503, False, None)]
+
+
+def nan_from(app_name: str, fake_caller):
+    """The fake caller, with `app_name` answering through `split_outputs` as if its model returned NaN."""
+    original = fake_caller.predict
+
+    async def predict(app: str, features: Features):
+        if app == app_name:
+            return split_outputs(np.full(features.num_rows, np.nan), None, [features.num_rows], "2", None)[0]
+        return await original(app, features)
+
+    return predict
+
+
+def test_a_non_finite_output_is_a_counted_500_of_that_version(fake_caller, make_config) -> None:
+    fake_caller.predict = nan_from("iris-v2", fake_caller)
+    store = CounterStore()
+    config = GatewayConfig.model_validate(make_config(failover=False))
+    data_plane = DataPlane(fake_caller, store, config, rng=lambda: 0.95, clock=lambda: 0.0)
+    with pytest.raises(VersionFailedError) as caught:
+        run(data_plane.predict("iris", ROWS))
+    assert (caught.value.status_code, str(caught.value)) == (
+        500,
+        "Model 'iris' version '2' failed: returned a non-finite output (NaN or infinity)",
+    )
+    two = store.snapshot()["iris"]["2"]
+    assert (two["requests"], two["errors"], two["pinned_requests"], two["latency_ms"]["count"]) == (1, {"500": 1}, 0, 0)
+
+
+def test_a_non_finite_output_fails_over_and_still_counts_against_the_candidate(plane, fake_caller, recorder) -> None:
+    fake_caller.predict = nan_from("iris-v2", fake_caller)
+    served = run(plane([0.95, 0.9]).predict("iris", ROWS))
+    assert (served.version, served.prediction.predictions) == ("1", [3.0, 7.0])
+    assert recorder.records == [("iris", "2", 500, False, None), ("iris", "1", 200, True, 2)]
+
+
 def test_sticky_keys_override_the_random_draw(plane, fake_caller, recorder) -> None:
     data_plane = plane([0.0] * 100, sticky_header="x-user-id")
     versions = {run(data_plane.predict("iris", ROWS, sticky_key=f"user-{i}")).version for i in range(60)}
@@ -102,6 +161,7 @@ def test_shadow_requests_are_measured_and_discarded(plane, fake_caller, recorder
 
     assert run(scenario()) == "1"
     assert sorted(recorder.records) == [("iris", "1", 200, True, 2), ("iris", "2", 200, True, 2)]
+    assert recorder.pinned == []  # the policy mirrored it: the shadow target is judged by it
     assert recorder.agreements == [("iris", "2", 2, 2)]  # the fake predicts row sums for every version
 
 

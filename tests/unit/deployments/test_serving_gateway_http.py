@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from deployments.dataplane import DataPlane
 from deployments.gateway.rest.app import create_app
+from deployments.output_split import split_outputs
 from deployments.stats import ModelStats
 from deployments.traffic_policy import GatewayConfig
 
@@ -150,6 +152,21 @@ def test_503_when_no_version_is_ready(gateway, fake_caller) -> None:
     assert (response.status_code, response.json()) == (503, {"error": "Model 'iris' has no ready version"})
     assert client.get("/v2/health/ready").status_code == 503
     assert client.get("/v2/models/iris/ready").json() == {"error": "Model 'iris' version '1' is not ready"}
+
+
+def test_a_pinned_version_answering_infinity_is_a_json_500_counted_as_pinned(gateway, fake_caller, recorder) -> None:
+    async def infinite_answer(app, features):
+        return split_outputs(np.array([np.inf]), None, [1], "2", None)[0]
+
+    fake_caller.predict = infinite_answer
+    client = gateway()
+    response = client.post("/v2/models/iris/versions/2/infer", json=OIP_BODY)
+    assert (response.status_code, response.json(), response.headers["x-model-version"]) == (
+        500,
+        {"error": "Model 'iris' version '2' failed: returned a non-finite output (NaN or infinity)"},
+        "2",
+    )
+    assert recorder.pinned == recorder.records == [("iris", "2", 500, False, None)]
 
 
 def test_metadata_and_readiness(gateway) -> None:

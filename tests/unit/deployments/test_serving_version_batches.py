@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from deployments.output_split import NON_FINITE_OUTPUT
+from deployments.predictors import Predictor
 from deployments.types import Features, Prediction, VersionError
 from deployments.version_app import LoadedModel, VersionPredictor
 
@@ -65,3 +67,24 @@ def test_values_the_model_refuses_fail_only_their_own_request(tmp_path: Path) ->
     assert isinstance(answers[1], VersionError) and answers[1].status_code == 400
     assert answers[1].message.startswith("Model 'iris' version '3' cannot predict this input: Input X contains NaN")
     assert sizes.sizes == [2]  # one vectorised try, then each request alone
+
+
+def test_a_request_the_model_answers_with_nan_fails_alone_as_the_versions_500(tmp_path: Path) -> None:
+    version, model, sizes = replica(tmp_path, max_batch_size=32)
+    fitted = version.model.predictor
+
+    def nan_for_wide_petals(values: np.ndarray, columns):
+        predictions, probabilities = fitted.run(values, columns)
+        probabilities = probabilities.copy()
+        probabilities[values[:, 3] > 2.0] = np.nan  # a model that breaks on part of the input space
+        return predictions, probabilities
+
+    version.model.predictor = Predictor(fitted.flavor, nan_for_wide_petals, fitted.classes)
+    wide = X[Y == 2][X[Y == 2][:, 3] > 2.0][:1]
+    answers = version.predict_many([Features(X[:2]), Features(wide), Features(X[60:61])])
+    assert answers[1] == VersionError(500, NON_FINITE_OUTPUT)
+    assert [answers[0].predictions, answers[2].predictions] == [
+        model.predict(X[:2]).tolist(),
+        model.predict(X[60:61]).tolist(),
+    ]
+    assert sizes.sizes == [3]  # one vectorised call: a non-finite output is an answer, not a crash to retry alone

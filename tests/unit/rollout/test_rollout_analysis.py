@@ -8,6 +8,7 @@ import pytest
 
 from deployments.histogram import Histogram
 from rollout.core.analysis import (
+    disagreement,
     error_rate,
     evaluate_checks,
     is_conclusive,
@@ -15,7 +16,7 @@ from rollout.core.analysis import (
     window_between,
 )
 from rollout.core.observation import VersionCounters, VersionWindow
-from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName
+from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName, parse_spec
 
 
 def latency(bounds: list[float], counts: list[int]) -> Histogram:
@@ -53,6 +54,25 @@ def test_latency_quantiles_count_the_overflow_bucket() -> None:
     window = window_between(None, after)
     assert window.p50_ms == pytest.approx(10 * 50 / 90)
     assert window.p99_ms == 10
+
+
+def test_a_window_counts_only_routed_requests_and_their_5xx() -> None:
+    before = VersionCounters(requests=100, errors=5, pinned_requests=40, pinned_errors=4)
+    # 60 more routed requests with 1 more 5xx, and 500 more pinned ones, all 5xx: a client hammering the candidate.
+    after = VersionCounters(requests=660, errors=506, pinned_requests=540, pinned_errors=504)
+    assert (after.routed_requests, after.routed_errors) == (120, 2)
+    window = window_between(before, after)
+    assert (window.requests, window.errors) == (60, 1)
+    # Pinned successes cannot hide failures either: 20 routed requests, 10 of them 5xx, next to 100 pinned ones.
+    hidden = window_between(before, VersionCounters(requests=220, errors=15, pinned_requests=140, pinned_errors=4))
+    assert (hidden.requests, hidden.errors, error_rate(hidden.requests, hidden.errors)) == (20, 10, 0.5)
+
+
+def test_a_pinned_counter_that_went_down_resets_the_window() -> None:
+    before = VersionCounters(requests=100, errors=5, pinned_requests=40, pinned_errors=4)
+    restarted = VersionCounters(requests=100, errors=5, pinned_requests=10, pinned_errors=0)
+    window = window_between(before, restarted)
+    assert (window.requests, window.errors) == (90, 5)
 
 
 def test_window_without_previous_snapshot() -> None:
@@ -164,3 +184,58 @@ def test_latency_ratio_is_not_checked_below_its_floor() -> None:
 def test_conclusive_needs_min_requests() -> None:
     assert not is_conclusive(SPEC, VersionWindow(requests=9))
     assert is_conclusive(SPEC, VersionWindow(requests=10))
+
+
+SHADOW = parse_spec(
+    {
+        "strategy": "shadow",
+        "min_requests": 10,
+        "metrics": [],
+        "comparison": None,
+        "max_shadow_disagreement": 0.1,
+        "min_shadow_rows": 50,
+    }
+)
+
+
+def mirrored(compared: int, agreed: int) -> VersionWindow:
+    return VersionWindow(requests=100, p99_ms=5, shadow_rows_compared=compared, shadow_rows_agreed=agreed)
+
+
+def test_disagreement() -> None:
+    assert disagreement(100, 70) == 0.3  # exact: 1 - 0.7 would be 0.30000000000000004
+    assert disagreement(0, 0) is None
+
+
+@pytest.mark.parametrize(
+    ("compared", "agreed", "passed", "value", "reason"),
+    [
+        (200, 170, False, 0.15, "0.15 above max 0.1 (170/200 rows agreed)"),
+        (200, 180, True, 0.1, "0.1 within max 0.1 (180/200 rows agreed)"),
+        (50, 50, True, 0.0, "0 within max 0.1 (50/50 rows agreed)"),
+        (49, 0, True, None, "skipped: 49 mirrored rows compared (< 50)"),
+    ],
+)
+def test_shadow_disagreement_check(compared: int, agreed: int, passed: bool, value, reason: str) -> None:
+    [result] = evaluate_checks(SHADOW, mirrored(compared, agreed), CHAMPION)
+    assert (result.name, result.passed, result.value, result.limit, result.reason) == (
+        "shadow_disagreement",
+        passed,
+        value,
+        0.1,
+        reason,
+    )
+
+
+def test_shadow_disagreement_is_checked_last_and_only_when_bounded() -> None:
+    bounded = parse_spec({"strategy": "bluegreen", "max_shadow_disagreement": 0.2, "min_shadow_rows": 1})
+    names = [result.name for result in evaluate_checks(bounded, mirrored(10, 10), CHAMPION)]
+    assert names == [
+        "candidate_error_rate",
+        "candidate_p99_latency_ms",
+        "error_rate_vs_champion",
+        "p99_latency_ratio_vs_champion",
+        "shadow_disagreement",
+    ]
+    unbounded = parse_spec({"strategy": "shadow"})
+    assert "shadow_disagreement" not in [r.name for r in evaluate_checks(unbounded, mirrored(10, 0), CHAMPION)]

@@ -34,13 +34,32 @@ def model_stats(at: float, versions: dict[str, VersionStats]) -> ModelStats:
     )
 
 
-def test_counters_count_the_versions_failures_and_keep_its_latency_histogram() -> None:
+def test_counters_count_only_the_versions_5xx_and_keep_its_latency_histogram() -> None:
     errors = {"400": 3, "401": 5, "404": 1, "413": 1, "422": 1, "429": 2, "500": 2, "503": 1}
     stats = version_stats(20, errors, [1, 4, 4, 40])
     counters = counters_from_stats(stats)
-    # 400/422 (the version could not handle the input) and 5xx count; auth, routing, size, throttling do not.
-    assert (counters.requests, counters.errors, counters.latency_ms.count) == (20, 7, 4)
+    # Only 5xx are the version's failures; every 4xx (bad input, auth, routing, size, throttling) is the caller's.
+    assert (counters.requests, counters.errors, counters.latency_ms.count) == (20, 3, 4)
+    assert (counters.pinned_requests, counters.pinned_errors) == (0, 0)
     assert counters.latency_ms == stats.latency_ms
+
+
+def test_pinned_requests_and_client_errors_never_count_against_a_version() -> None:
+    def candidate(requests: int, errors: dict[str, int], pinned: int, pinned_errors: dict[str, int]) -> VersionStats:
+        stats = version_stats(requests, errors, [])
+        return stats.model_copy(update={"pinned_requests": pinned, "pinned_errors": pinned_errors})
+
+    before = snapshot_from_model_stats(model_stats(100.0, {"2": candidate(10, {}, 0, {})}))
+    # Over the window: 100 routed requests with 2 failures (500) and 30 bad inputs (400); and a client pinning
+    # 200 requests to the candidate, 150 of them answered 500 and 50 with 422.
+    after_errors = {"500": 152, "400": 30, "422": 50}
+    after = snapshot_from_model_stats(
+        model_stats(102.0, {"2": candidate(310, after_errors, 200, {"500": 150, "422": 50})})
+    )
+    assert (after.versions["2"].requests, after.versions["2"].errors) == (310, 152)
+    assert (after.versions["2"].pinned_requests, after.versions["2"].pinned_errors) == (200, 150)
+    window = observation_between(before, after, 10.0, 12.0).window("2")
+    assert (window.requests, window.errors) == (100, 2)
 
 
 def test_observation_between_two_snapshots() -> None:

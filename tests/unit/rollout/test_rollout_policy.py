@@ -379,6 +379,60 @@ def test_a_shadow_verdict_reports_the_agreement_over_the_analysed_intervals(
 
 
 @pytest.mark.parametrize(
+    ("candidate", "last_action", "message"),
+    [
+        (
+            VersionWindow(requests=100, errors=0, p99_ms=20, shadow_rows_compared=100, shadow_rows_agreed=70),
+            Action.ROLLBACK,
+            "failed checks 2/2 (shadow_disagreement: 0.3 above max 0.2 (70/100 rows agreed)); rolled back; "
+            "agreement with version 1: 70.0% (140/200 rows)",
+        ),
+        (
+            VersionWindow(requests=100, errors=0, p99_ms=20, shadow_rows_compared=100, shadow_rows_agreed=80),
+            Action.CONCLUDE,
+            "shadow concluded after 2 steps; agreement with version 1: 80.0% (160/200 rows)",
+        ),
+        (
+            # Too few compared rows say nothing either way: the check passes and the experiment goes on.
+            VersionWindow(requests=100, errors=0, p99_ms=20, shadow_rows_compared=9, shadow_rows_agreed=0),
+            Action.CONCLUDE,
+            "shadow concluded after 2 steps; agreement with version 1: 0.0% (0/18 rows)",
+        ),
+    ],
+)
+def test_a_shadow_whose_mirrored_answers_disagree_too_often_is_rolled_back(
+    candidate: VersionWindow, last_action: Action, message: str
+) -> None:
+    spec = parse_spec(
+        {
+            "strategy": "shadow",
+            "interval_s": 1,
+            "iterations": 2,
+            "threshold": 2,
+            "comparison": None,
+            "max_shadow_disagreement": 0.2,
+            "min_shadow_rows": 10,
+        }
+    )
+    rollout = FakeRollout(spec, [candidate], poll_s=1)
+    rollout.run(20)
+    state = RolloutState.model_validate_json(rollout.state_json)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
+    assert state.message == message
+    assert state.phase is (Phase.FAILED if last_action is Action.ROLLBACK else Phase.SUCCEEDED)
+
+
+def test_a_failed_disagreement_check_is_in_the_decisions_checks() -> None:
+    spec = parse_spec({"strategy": "shadow", "max_shadow_disagreement": 0.05, "min_shadow_rows": 10})
+    state = state_at(strategy="shadow", candidate_weight=0, mirror_percent=50)
+    window = VersionWindow(requests=100, p99_ms=20, shadow_rows_compared=100, shadow_rows_agreed=90)
+    decision = step(state, observed(window), spec, now_s=102)
+    [check] = [check for check in decision.checks if check.name == "shadow_disagreement"]
+    assert (check.passed, check.value, check.limit) == (False, 0.1, 0.05)
+    assert (decision.action, decision.state.failed_checks) == (Action.HOLD, 1)
+
+
+@pytest.mark.parametrize(
     ("candidate", "promote_winner", "last_action", "message"),
     [
         (

@@ -187,3 +187,42 @@ def test_a_shadow_report_gives_the_agreement_per_interval_and_overall() -> None:
         "| 3.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 95.0% (19/20) | - |",
         "| 5.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 80.0% (16/20) | - |",
     ]
+
+
+def disagreement_check(passed: bool, value: float | None, reason: str) -> list[CheckResult]:
+    return [CheckResult(name="shadow_disagreement", passed=passed, value=value, limit=0.1, reason=reason)]
+
+
+def test_a_shadow_report_shows_the_disagreement_check_per_interval_and_how_it_went() -> None:
+    first, second = SHADOW_HISTORY[2], SHADOW_HISTORY[3]
+    history = [
+        *SHADOW_HISTORY[:2],
+        first.model_copy(update={"checks": disagreement_check(True, 0.05, "0.05 within max 0.1 (19/20 rows agreed)")}),
+        second.model_copy(update={"checks": disagreement_check(False, 0.2, "0.2 above max 0.1 (16/20 rows agreed)")}),
+    ]
+    events = [event(1, "deploy_candidate", 100.5, 0), event(2, "advance", 101.0, 0), event(3, "conclude", 105.6, 0)]
+    overall, table = render_markdown(history, events, "iris-r1.png").split("## Intervals analysed\n\n")
+    assert overall.endswith(
+        "\n\nShadow agreement with version 1: 87.5% (35/40 rows).\n\n"
+        "Shadow disagreement check (max 0.1 per interval): failed in 1 of 2 intervals, "
+        "inconclusive (too few rows) in 0.\n\n"
+    )
+    assert table.splitlines() == [
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        "champion errors | champion p99 ms | agreement | disagreement | failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| 3.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 95.0% (19/20) | 5.0% (max 10.0%) | - |",
+        "| 5.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 80.0% (16/20) | 20.0% (max 10.0%) | "
+        "shadow_disagreement |",
+    ]
+
+
+def test_an_inconclusive_disagreement_check_says_too_few_rows() -> None:
+    skipped = disagreement_check(True, None, "skipped: 3 mirrored rows compared (< 20)")
+    history = [*SHADOW_HISTORY[:2], SHADOW_HISTORY[2].model_copy(update={"checks": skipped})]
+    events = [event(1, "deploy_candidate", 100.5, 0), event(2, "advance", 101.0, 0)]
+    markdown = render_markdown(history, events, "iris-r1.png")
+    assert "failed in 0 of 1 intervals, inconclusive (too few rows) in 1.\n" in markdown
+    assert markdown.splitlines()[-1] == (
+        "| 3.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 95.0% (19/20) | too few rows | - |"
+    )

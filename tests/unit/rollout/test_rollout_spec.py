@@ -21,6 +21,13 @@ def test_shipped_specs_load(name: str, model: type) -> None:
     assert isinstance(load_spec(CONFIGS / f"{name}.yaml"), model)
 
 
+def test_the_shipped_shadow_spec_bounds_disagreement_and_others_default_to_no_bound() -> None:
+    shadow = load_spec(CONFIGS / "shadow.yaml")
+    assert (shadow.max_shadow_disagreement, shadow.min_shadow_rows) == (0.1, 20)
+    bluegreen = parse_spec({"strategy": "bluegreen"})
+    assert (bluegreen.max_shadow_disagreement, bluegreen.min_shadow_rows) == (None, 20)
+
+
 def test_default_canary_rolls_back_within_ten_seconds_and_promotes_within_a_minute() -> None:
     spec = load_spec(CONFIGS / "canary.yaml")
     # Worst case: the fault starts just after an interval began, so `threshold` full intervals plus the one in
@@ -88,6 +95,16 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
         (
             "strategy: abtest\ninterval_s: 5\nduration_s: 2\n",
             "duration_s 2.0 is shorter than one interval_s (5.0)",
+        ),
+        (
+            "strategy: shadow\nmax_shadow_disagreement: 1.5\n",
+            "max_shadow_disagreement: Input should be less than or equal to 1",
+        ),
+        ("strategy: shadow\nmin_shadow_rows: 0\n", "min_shadow_rows: Input should be greater than or equal to 1"),
+        (
+            # A canary mirrors nothing, so it has no disagreement to bound.
+            "strategy: canary\nstep_weights: [10]\nmax_shadow_disagreement: 0.1\n",
+            "max_shadow_disagreement: Extra inputs are not permitted",
         ),
     ],
 )
