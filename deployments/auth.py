@@ -22,6 +22,7 @@ from deployments.errors import (
     WrongAdminTokenError,
     WrongApiKeyError,
 )
+from rayship.cluster_token import read_cluster_token
 
 
 def load_api_keys(env_name: str | None, environ: Mapping[str, str]) -> frozenset[str] | None:
@@ -54,14 +55,7 @@ def check_api_key(keys: frozenset[str] | None, authorization: str | None, x_api_
 
 
 def read_admin_token(environ: Mapping[str, str], home: Path) -> str | None:
-    if environ.get("RAY_AUTH_TOKEN", "").strip():
-        return environ["RAY_AUTH_TOKEN"].strip()
-    path = Path(environ["RAY_AUTH_TOKEN_PATH"]) if environ.get("RAY_AUTH_TOKEN_PATH") else home / ".ray" / "auth_token"
-    try:
-        token = path.read_text().strip()
-    except OSError:
-        return None
-    return token or None
+    return read_cluster_token(environ, home)
 
 
 def check_admin_token(expected: str | None, authorization: str | None) -> None:

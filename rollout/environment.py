@@ -1,21 +1,18 @@
 """Where a rollout driver finds the cluster: the variables `eval "$(python -m cluster env)"` exports.
 
-Rollout may not import `cluster` (docs/design.md, the folders' import table), so the token lookup is repeated here:
-the file named by RAY_AUTH_TOKEN_PATH, else Ray's default `~/.ray/auth_token`; None when neither exists.
+The token is found as every client finds it (`rayship.cluster_token`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
+from rayship.cluster_token import read_cluster_token
 from rollout.errors import MissingSettingError
 
 DASHBOARD = "RAY_DASHBOARD_ADDRESS"
 SERVE_URL = "RAYSHIP_SERVE_URL"
-TOKEN_PATH = "RAY_AUTH_TOKEN_PATH"
-DEFAULT_TOKEN_FILE = Path("~/.ray/auth_token")
 
 
 def required(variable: str, environ: Mapping[str, str] | None = None) -> str:
@@ -26,9 +23,4 @@ def required(variable: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def read_token(environ: Mapping[str, str] | None = None) -> str | None:
-    environ = os.environ if environ is None else environ
-    path = Path(environ.get(TOKEN_PATH) or DEFAULT_TOKEN_FILE).expanduser()
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
+    return read_cluster_token(environ)
