@@ -29,7 +29,7 @@ from scripts.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-BENCHES = ("training", "serving", "peers", "memory", "rollout")
+BENCHES = ("training", "serving", "peers", "monitoring", "memory", "rollout")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +89,10 @@ def _peers() -> int:
     return _run("-m", "bench.bench_peers")
 
 
+def _monitoring() -> int:
+    return _run("-m", "bench.bench_monitoring")
+
+
 def _memory() -> int:
     results = str(BENCH_DIR / "results")
     return _run("-m", "bench.memory", "--deploy", ",".join(_reference_versions()), "--results-dir", results)
@@ -98,7 +102,14 @@ def _rollout() -> int:
     return _run("-m", "bench.bench_rollout")
 
 
-RUNNERS = {"training": _training, "serving": _serving, "peers": _peers, "memory": _memory, "rollout": _rollout}
+RUNNERS = {
+    "training": _training,
+    "serving": _serving,
+    "peers": _peers,
+    "monitoring": _monitoring,
+    "memory": _memory,
+    "rollout": _rollout,
+}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -38,10 +38,11 @@ def version_app(
     model_uri: str | None = None,
     runtime_env: dict[str, Any] | None = None,
     deployment: dict[str, Any] | None = None,
+    args: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The application of one model version: no HTTP route (only the gateway calls it); `deployment` holds the
     `ModelVersion` deployment's options (replicas, resources, its `user_config`), left to the code's defaults
-    when None."""
+    when None; `args` adds to the version app's arguments (`deployments.version_app.VersionAppArgs`)."""
     app: dict[str, Any] = {
         "name": version_app_name(model, version),
         "route_prefix": None,
@@ -49,7 +50,7 @@ def version_app(
     }
     if runtime_env is not None:
         app["runtime_env"] = runtime_env
-    app["args"] = {"model_uri": model_uri or version_model_uri(model, version)}
+    app["args"] = {"model_uri": model_uri or version_model_uri(model, version), **(args or {})}
     if deployment is not None:
         app["deployments"] = [{"name": VERSION_DEPLOYMENT, **deployment}]
     return app

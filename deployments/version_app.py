@@ -12,6 +12,7 @@ A gateway's batch is predicted in model calls of at most `max_batch_size` reques
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -30,6 +31,9 @@ from deployments.model_schema import InputSchema, conform, input_specs, schema_f
 from deployments.output_split import split_outputs
 from deployments.predictors import Predictor, load_predictor
 from deployments.types import Features, ModelMetadata, Prediction, TensorSpec, VersionError
+from monitoring.profile import PROFILE_FILE, ReferenceProfile, parse_profile
+from monitoring.reporter import PUSH_INTERVAL_S, SketchReporter
+from monitoring.sketch import Sketch
 from rayship.errors import RayshipError
 
 logger = logging.getLogger("ray.serve")
@@ -60,6 +64,14 @@ class VersionAppArgs(BaseModel):
     download_dir: str | None = Field(
         None, description="Where replicas put the verified model; unset means a fresh temporary directory."
     )
+    monitoring: bool = Field(
+        True,
+        description="Bin every predicted row into the version's reference profile and push the counts to the "
+        "monitor (a version without a profile serves as before).",
+    )
+    monitor_push_interval_s: float = Field(
+        PUSH_INTERVAL_S, gt=0, le=60, description="How often each replica pushes its counts to the monitor."
+    )
 
 
 class LoadedModel:
@@ -73,6 +85,7 @@ class LoadedModel:
         self.predictor: Predictor = load_predictor(model_dir, mlmodel.flavors)
         inputs = mlmodel.signature.inputs.to_dict() if mlmodel.signature and mlmodel.signature.inputs else None
         self.schema: InputSchema = schema_from_signature(inputs)
+        self.profile = self._profile(model_dir)
         self.metadata = ModelMetadata(
             name=name,
             version=version,
@@ -81,6 +94,24 @@ class LoadedModel:
             outputs=self._outputs(),
             columns=list(self.schema.columns) if self.schema.columns else None,
         )
+
+    def _profile(self, model_dir: Path) -> ReferenceProfile | None:
+        """The verified reference profile, if the version has one that fits its inputs."""
+        path = model_dir / PROFILE_FILE
+        if not path.is_file():
+            return None
+        profile = parse_profile(path.read_text(), f"{self.name}/{self.version}")
+        width = self.schema.num_features
+        if width is not None and len(profile.features) != width:
+            logger.warning(
+                "%s/%s: the reference profile has %d features, the model %d: not monitored",
+                self.name,
+                self.version,
+                len(profile.features),
+                width,
+            )
+            return None
+        return profile
 
     def _outputs(self) -> list[TensorSpec]:
         outputs = [TensorSpec("predict", "FP64" if self.predictor.classes is None else "INT64", [-1])]
@@ -129,11 +160,16 @@ class VersionPredictor:
     the vectorised call answered on its own (so one bad request fails only itself)."""
 
     def __init__(
-        self, model: LoadedModel, batch_sizes: SizeObserver, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
+        self,
+        model: LoadedModel,
+        batch_sizes: SizeObserver,
+        max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+        sketch: Sketch | None = None,
     ) -> None:
         self.model = model
         self.max_batch_size = max_batch_size
         self._batch_sizes = batch_sizes
+        self._sketch = sketch
 
     def predict_many(self, batch: list[Features]) -> list[Prediction | VersionError]:
         conformed = [self.conform(features) for features in batch]
@@ -162,7 +198,17 @@ class VersionPredictor:
         values = batch[0].values if len(batch) == 1 else np.concatenate([f.values for f in batch])
         predictions, probabilities = self.model.predictor.run(values, batch[0].columns)
         sizes = [features.num_rows for features in batch]
-        return split_outputs(predictions, probabilities, sizes, self.model.version, self.model.predictor.classes)
+        answers = split_outputs(predictions, probabilities, sizes, self.model.version, self.model.predictor.classes)
+        if self._sketch is not None:
+            self._observe(values, predictions, probabilities)
+        return answers
+
+    def _observe(self, values: np.ndarray, predictions: np.ndarray, probabilities: np.ndarray | None) -> None:
+        try:
+            self._sketch.observe(values, predictions, probabilities)
+        except Exception:  # monitoring must never fail a prediction
+            logger.exception("could not bin a batch into the reference profile; monitoring stops for this replica")
+            self._sketch = None
 
     def _predict_alone(self, features: Features) -> Prediction | VersionError:
         try:
@@ -171,7 +217,7 @@ class VersionPredictor:
             return VersionError(400, self._refusal(exc))
         except Exception as exc:
             logger.exception("prediction failed")
-            return VersionError(500, f"Model '{self.model.name}' version '{self.model.version}' failed: {exc}")
+            return VersionError(500, str(exc))  # the data plane names the model and version of a 5xx
 
     def _refusal(self, exc: Exception) -> str:
         return f"Model '{self.model.name}' version '{self.model.version}' cannot predict this input: {exc}"
@@ -194,8 +240,25 @@ class ModelVersion:
         # A replica-private scratch directory unless one is configured; removed when the replica stops.
         self._scratch = None if self._args.download_dir else tempfile.mkdtemp(prefix="rayship-model-")
         self._model = load_version(self._args, Path(self._args.download_dir or self._scratch))
-        self._predictor = VersionPredictor(self._model, _batch_size_histogram(self._model.name, self._model.version))
+        self._reporter = self._make_reporter() if self._args.monitoring else None
+        self._predictor = VersionPredictor(
+            self._model,
+            _batch_size_histogram(self._model.name, self._model.version),
+            sketch=self._reporter.sketch if self._reporter else None,
+        )
+        self._report_task: asyncio.Task | None = None
         logger.info("serving %s/%s (%s)", self._model.name, self._model.version, self._model.predictor.flavor)
+
+    def _make_reporter(self) -> SketchReporter:
+        replica = serve.get_replica_context().replica_id.unique_id
+        return SketchReporter(
+            self._model.name, self._model.version, replica, self._model.profile, self._args.monitor_push_interval_s
+        )
+
+    def _start_reporting(self) -> None:
+        # From the first health check or call: __init__ runs outside the replica's event loop.
+        if self._reporter is not None and self._report_task is None:
+            self._report_task = asyncio.get_running_loop().create_task(self._reporter.run_forever())
 
     def __del__(self) -> None:
         if getattr(self, "_scratch", None):
@@ -215,13 +278,15 @@ class ModelVersion:
 
         No `@serve.batch` here: the gateway keeps one call in flight per replica, so waiting for other callers
         would only add latency, and queueing each request again costs CPU the gateway already spent."""
+        self._start_reporting()
         return self._predictor.predict_many(batch)
 
     def metadata(self) -> ModelMetadata:
         return self._model.metadata
 
-    def check_health(self) -> None:
+    async def check_health(self) -> None:
         """Unhealthy when the model can no longer predict one probe row."""
+        self._start_reporting()
         row = self._model.probe_row()
         if row is not None:
             self._model.predictor.run(row, self._model.schema.columns)

@@ -4,6 +4,7 @@ download a version only after verifying it. MLflow exceptions become rayship err
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from registry import tags
 from registry.connection import connect, mlflow_errors
-from registry.errors import AliasNotFoundError, DigestMismatchError, ManifestMissingError
+from registry.errors import AliasNotFoundError, DigestMismatchError, ManifestMissingError, VersionFileExistsError
 from registry.lookup import ensure_registered_model, get_logged_model, get_registered_model, get_version
 from registry.manifest import FileCheck, FileStatus, compare_manifests, compute_manifest, decode_manifest
 from registry.manifest import encode_manifest as _encode
@@ -83,17 +84,21 @@ def register(
     sweep_id: str,
     trial_id: str,
     extra_tags: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
     description: str | None = None,
     client: MlflowClient | None = None,
 ) -> PinnedVersion:
     """Register the logged model `model_id` (MLflow 3 `m-...`) as a new version of `name`.
 
-    The version is created with all its tags at once — the sha256 manifest of every artifact file as stored,
-    the holdout metrics and the lineage — so no version ever exists without its manifest.
+    `extra_files` (name -> content, e.g. the reference profile) are added beside the model's files first, so the
+    manifest covers them. The version is created with all its tags at once — the sha256 manifest of every
+    artifact file as stored, the holdout metrics and the lineage — so no version ever exists without its manifest.
     """
     client = client or connect()
     model_id = model_id.removeprefix("models:/")
     logged = get_logged_model(client, model_id)
+    for file_name, content in (extra_files or {}).items():
+        _upload_model_file(client, model_id, file_name, content)
     with tempfile.TemporaryDirectory(prefix="rayship-register-") as tmp:
         manifest = compute_manifest(_download(client, logged.artifact_location, Path(tmp)))
     version_tags = {
@@ -117,6 +122,34 @@ def register(
             model_id=model_id,
         )
     return _pin(created)
+
+
+def add_version_file(pinned: PinnedVersion, file_name: str, content: bytes, client: MlflowClient | None = None) -> None:
+    """Add one file beside a registered version's model files and record its digest in the version's manifest.
+
+    The version is verified first (a tampered version gets no new file) and `file_name` must not exist yet; the
+    manifest tag is rewritten only after the upload, so a failed upload leaves the version as it was."""
+    client = client or connect()
+    version = get_version(client, pinned.name, pinned.version)
+    manifest = _manifest_of(version)
+    if file_name in manifest:
+        raise VersionFileExistsError(pinned.name, pinned.version, file_name)
+    report = verify(pinned, client)
+    if not report.ok:
+        raise DigestMismatchError(pinned.name, pinned.version, report.problems)
+    model_id = (version.tags or {}).get(tags.LOGGED_MODEL_ID) or version.model_id
+    _upload_model_file(client, model_id, file_name, content)
+    manifest[file_name] = hashlib.sha256(content).hexdigest()
+    with mlflow_errors(f"record the digest of {file_name} on {pinned}", client):
+        client.set_model_version_tag(pinned.name, pinned.version, tags.MANIFEST, _encode(manifest))
+
+
+def _upload_model_file(client: MlflowClient, model_id: str, file_name: str, content: bytes) -> None:
+    with tempfile.TemporaryDirectory(prefix="rayship-file-") as tmp:
+        local = Path(tmp) / file_name
+        local.write_bytes(content)
+        with mlflow_errors(f"upload {file_name} to logged model {model_id}", client):
+            client.log_model_artifact(model_id, str(local))
 
 
 def verify(pinned: PinnedVersion, client: MlflowClient | None = None) -> VerifyReport:

@@ -125,6 +125,21 @@ def delete_alias(name: str, alias: str, client: MlflowClient | None = None) -> s
     return str(aliases[alias])
 
 
+def set_model_tag(name: str, key: str, value: str, client: MlflowClient | None = None) -> None:
+    """Set one tag on the registered model `name` (not on a version); the model must exist."""
+    client = client or connect()
+    with mlflow_errors(f"tag model '{name}'", client):
+        get_registered_model(client, name)
+        client.set_registered_model_tag(name, key, value)
+
+
+def model_tag(name: str, key: str, client: MlflowClient | None = None) -> str | None:
+    """One tag of the registered model `name`, or None when it has none of that key."""
+    client = client or connect()
+    with mlflow_errors(f"read the tags of model '{name}'", client):
+        return (get_registered_model(client, name).tags or {}).get(key)
+
+
 def archive(pinned: PinnedVersion, client: MlflowClient | None = None) -> ModelCard:
     """Mark a version archived (kept for lineage, never deployed); refused while an alias points at it."""
     client = client or connect()

@@ -57,6 +57,16 @@ class DigestMismatchError(ConflictError):
         self.problems = problems
 
 
+class VersionFileExistsError(ConflictError):
+    """A file added to a version that already has one of that name (its digest is already recorded)."""
+
+    def __init__(self, name: str, version: str, file_name: str) -> None:
+        super().__init__(f"Model {name}/{version} already has {file_name}")
+        self.name = name
+        self.version = version
+        self.file_name = file_name
+
+
 class ManifestMissingError(ConflictError):
     """A model version without a digest manifest: nothing to verify it against, so it is never loaded."""
 

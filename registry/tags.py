@@ -19,6 +19,8 @@ ARCHIVED = "rayship.archived"
 ROLLOUT_VERDICT = "rayship.rollout.verdict"
 ROLLOUT_ID = "rayship.rollout.id"
 ROLLOUT_ROLE = "rayship.rollout.role"
+# On the registered model, not a version: the monitoring spec `python -m monitoring apply` stored (JSON).
+MONITORING_SPEC = "rayship.monitoring_spec"
 
 
 def metric_tag(metric: str) -> str:

@@ -20,16 +20,19 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
+from monitoring.profile import PROFILE_FILE, ReferenceProfile, build_profile
 from registry.api import PinnedVersion, register
 
 BROKEN_MODEL_CODE = """
 import mlflow.pyfunc
 import numpy as np
+import pandas as pd
 from mlflow.models import set_model
 
 
@@ -59,8 +62,9 @@ set_model(CannotPredict())
 """
 
 
-def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
-    """Train, log (in `experiment`) and register a new version of `name`."""
+def register_iris(name: str, *, experiment: str, sweep_id: str, with_profile: bool = True) -> PinnedVersion:
+    """Train, log (in `experiment`) and register a new version of `name`, with its reference profile unless
+    `with_profile` is False (a version registered before monitoring existed)."""
     features, target = load_iris(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=300).fit(features, target)
     mlflow.set_experiment(experiment)
@@ -69,7 +73,8 @@ def register_iris(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion
             model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
         )
     accuracy = float(model.score(features, target))
-    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy})
+    profile = _profile(features, model) if with_profile else None
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy}, profile)
 
 
 def register_reference_forest(name: str, *, experiment: str, sweep_id: str, seed: int = 0) -> PinnedVersion:
@@ -87,7 +92,7 @@ def register_reference_forest(name: str, *, experiment: str, sweep_id: str, seed
             skops_trusted_types=["sklearn.tree._tree.Tree"],  # the forest's trees: our own file
         )
     accuracy = float(model.score(features, target))
-    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy})
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy}, _profile(features, model))
 
 
 def register_broken(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
@@ -111,8 +116,32 @@ def _register_code_model(name: str, model_code: str, *, experiment: str, sweep_i
         info = mlflow.pyfunc.log_model(
             name="model", python_model=str(code), signature=signature, pip_requirements=["mlflow"]
         )
-    return _register(name, info.model_id, run.info.run_id, sweep_id, {})
+    profile = build_profile(features, source="iris (all rows)")  # it predicts nothing real: features only
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {}, profile)
 
 
-def _register(name: str, model_id: str, run_id: str, sweep_id: str, metrics: dict[str, float]) -> PinnedVersion:
-    return register(name, model_id, metrics=metrics, dataset_fingerprint="iris", sweep_id=sweep_id, trial_id=run_id)
+def _profile(features: pd.DataFrame, model) -> ReferenceProfile:
+    """The reference profile of an iris classifier: features and predictions over the whole dataset."""
+    probabilities = model.predict_proba(features)
+    predictions = model.classes_[np.argmax(probabilities, axis=1)]
+    return build_profile(
+        features,
+        source="iris (all rows)",
+        predictions=predictions,
+        probabilities=probabilities,
+        classes=model.classes_.tolist(),
+    )
+
+
+def _register(
+    name: str, model_id: str, run_id: str, sweep_id: str, metrics: dict[str, float], profile: ReferenceProfile | None
+) -> PinnedVersion:
+    return register(
+        name,
+        model_id,
+        metrics=metrics,
+        dataset_fingerprint="iris",
+        sweep_id=sweep_id,
+        trial_id=run_id,
+        extra_files={PROFILE_FILE: profile.to_json().encode()} if profile is not None else None,
+    )

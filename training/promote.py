@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitoring.profile import PROFILE_FILE
 from registry import tags
 from registry.api import PinnedVersion, register
 from registry.catalog import AliasMove, set_alias
@@ -61,6 +62,7 @@ def register_winner(
         sweep_id=tracking.sweep_run_id,
         trial_id=winner.trial_id,
         extra_tags={tags.FLAVOR: spec.trainer.framework, tags.GIT_COMMIT: tracking.git_commit, **gate_tags(decision)},
+        extra_files={PROFILE_FILE: winner.profile.to_json().encode()},
         description=f"{spec.trainer.framework} {spec.trainer.estimator} from sweep {tracking.sweep_run_id}",
         client=client,
     )

@@ -7,8 +7,10 @@ import warnings
 from typing import Any
 
 import mlflow
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitoring.profile import ReferenceProfile, build_profile
 from registry.model_facts import METADATA_KEY
 from training.datasets import Splits, Table
 from training.scoring import score
@@ -16,6 +18,7 @@ from training.spec import SweepSpec
 from training.trainers import FitJob, Trainer, trainer_for
 
 MODEL_NAME = "model"
+PROBABILITY_FRAMEWORKS = ("sklearn", "xgboost")  # whose served predictor answers with class probabilities
 
 
 class Winner(BaseModel):
@@ -27,6 +30,9 @@ class Winner(BaseModel):
     params: dict[str, Any] = Field(description="Hyper-parameters of the winner (fixed and searched).")
     model_id: str = Field(description="MLflow 3 logged-model id ('m-...').")
     test_scores: dict[str, float] = Field(description="Scores on the holdout test split.")
+    profile: ReferenceProfile = Field(
+        description="Reference profile: the training split's features, the holdout's predictions."
+    )
 
 
 def model_metadata(spec: SweepSpec, trainer: Trainer, splits: Splits, dataset_sha256: str) -> dict[str, Any]:
@@ -36,7 +42,7 @@ def model_metadata(spec: SweepSpec, trainer: Trainer, splits: Splits, dataset_sh
             "flavor": spec.trainer.framework,
             "estimator": spec.trainer.estimator,
             "task": "classification",
-            "has_predict_proba": spec.trainer.framework in ("sklearn", "xgboost"),
+            "has_predict_proba": spec.trainer.framework in PROBABILITY_FRAMEWORKS,
             "classes": splits.classes,
             "pyfunc_output": trainer.pyfunc_output,
             "feature_names": [str(c) for c in splits.x_train.columns],
@@ -52,7 +58,9 @@ def fit_and_log_winner(
     trainer = trainer_for(spec.trainer.framework)
     params = {**spec.trainer.params, **config}
     model = trainer.fit(FitJob(estimator=spec.trainer.estimator, params=params, splits=splits, seed=spec.seed))
-    test_scores = score(splits.y_test, trainer.predict_proba(model, splits.x_test), splits.classes)
+    probabilities = trainer.predict_proba(model, splits.x_test)
+    test_scores = score(splits.y_test, probabilities, splits.classes)
+    profile = reference_profile(spec, splits, probabilities)
     with warnings.catch_warnings():
         # MLflow warns that a plain source string "can be interpreted in multiple ways"; it is only a label here.
         warnings.simplefilter("ignore", UserWarning)
@@ -66,7 +74,24 @@ def fit_and_log_winner(
     mlflow.log_params({f"best.{k}": v for k, v in params.items()})
     mlflow.log_metrics({f"test_{k}": v for k, v in test_scores.items()}, model_id=info.model_id)
     mlflow.set_tag("rayship.best_trial_id", trial_id)
-    return Winner(trial_id=trial_id, params=params, model_id=info.model_id, test_scores=test_scores)
+    return Winner(trial_id=trial_id, params=params, model_id=info.model_id, test_scores=test_scores, profile=profile)
+
+
+def reference_profile(spec: SweepSpec, splits: Splits, probabilities: np.ndarray) -> ReferenceProfile:
+    """What the served version will be compared with: bins of the training features and, where the served
+    predictor answers with class probabilities (scikit-learn, XGBoost), the holdout's predicted classes and top
+    probabilities. A PyTorch version serves raw outputs, so its profile holds the features only."""
+    source = f"{spec.dataset.label}: training split (features), holdout (predictions)"
+    if spec.trainer.framework not in PROBABILITY_FRAMEWORKS:
+        return build_profile(splits.x_train, source=source)
+    predictions = np.asarray(splits.classes)[np.argmax(probabilities, axis=1)]
+    return build_profile(
+        splits.x_train,
+        source=source,
+        predictions=predictions,
+        probabilities=probabilities,
+        classes=splits.classes,
+    )
 
 
 def _source_uri(table: Table) -> str:

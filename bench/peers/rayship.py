@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
@@ -23,6 +24,7 @@ from bench.reference_models import ReferenceModel
 from bench.serve_admin import ServeAdmin, gateway_app, policy_of, version_app
 from deployments import app_config
 from deployments.traffic_policy import GatewayConfig
+from monitoring.profile import PROFILE_FILE, build_profile
 from registry.api import PinnedVersion, register
 
 EXPERIMENT = "bench-peers"
@@ -61,22 +63,35 @@ class RayshipGateway:
         return f"{self._admin.settings.serve_url}/v2/models/{PREFIX}{model_name}/infer"
 
 
-def register_reference(model: ReferenceModel) -> PinnedVersion:
-    """Log the fitted estimator with its flavour (named columns, like a sweep's winner) and register it."""
-    columns = list(load_breast_cancer().feature_names)
+def register_reference(model: ReferenceModel, prefix: str = PREFIX) -> PinnedVersion:
+    """Log the fitted estimator with its flavour (named columns, like a sweep's winner) and register it as
+    `<prefix><model>`, with its reference profile (the data set it was fitted on), so it is monitored as a sweep's
+    winner is."""
+    data = load_breast_cancer(as_frame=True).data
+    columns = list(data.columns)
     example = pd.DataFrame([model.row], columns=columns)
     mlflow.set_experiment(EXPERIMENT)
     flavor = mlflow.xgboost if type(model.estimator).__module__.startswith("xgboost") else mlflow.sklearn
     options = {} if flavor is mlflow.xgboost else {"skops_trusted_types": ["sklearn.tree._tree.Tree"]}
     with mlflow.start_run() as run:
         info = flavor.log_model(model.estimator, name="model", input_example=example, **options)
+    probabilities = model.estimator.predict_proba(data.to_numpy())
+    classes = [int(c) for c in model.estimator.classes_]
+    profile = build_profile(
+        data,
+        source="breast_cancer (all rows)",
+        predictions=np.asarray(classes)[probabilities.argmax(axis=1)],
+        probabilities=probabilities,
+        classes=classes,
+    )
     return register(
-        PREFIX + model.name,
+        prefix + model.name,
         info.model_id,
         metrics={},
         dataset_fingerprint="breast_cancer",
         sweep_id=EXPERIMENT,
         trial_id=run.info.run_id,
+        extra_files={PROFILE_FILE: profile.to_json().encode()},
     )
 
 

@@ -4,7 +4,9 @@ The `Gateway` deployment's `user_config` is the traffic policy (`deployments/tra
 `reconfigure()` validates it and swaps it atomically; it never raises for a valid policy (raising makes Serve
 replace the replica). An invalid policy is logged and rejected while the previous one keeps serving, except on a
 replica's very first configuration, where there is nothing to fall back to and the deploy must fail.
-`GET /-/rayship/policy` (admin token) shows the active policy, its digest and the last rejection.
+`GET /-/rayship/policy` (admin token) shows the active policy, its digest and the last rejection;
+`GET /-/rayship/monitoring?model=M` (admin token) the monitor's drift and accuracy per version; labels arrive at
+`POST /v2/models/{model}/feedback` (data-plane keys), joined with the predictions every replica sends the monitor.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from deployments.auth import read_admin_token
 from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
 from deployments.gateway.caller import ServeVersionCaller
+from deployments.gateway.monitor_link import ServeMonitorLink
 from deployments.gateway.prometheus import PrometheusRecorder
 from deployments.gateway.rest.app import create_app
 from deployments.metrics import CounterStore, FanOutRecorder
@@ -75,6 +78,7 @@ class Gateway:
         self._rejection: str | None = None
         self._replica = serve.get_replica_context().replica_id.unique_id
         self._aggregator: Any = None
+        self._monitoring = ServeMonitorLink()
 
     async def reconfigure(self, user_config: dict) -> None:
         try:
@@ -102,6 +106,7 @@ class Gateway:
             os.environ,
             lifespan=self._lifespan,
             stamp_request_id=False,  # Serve's proxy echoes or generates x-request-id itself
+            monitoring=self._monitoring,
         )
 
     @contextlib.asynccontextmanager
@@ -111,6 +116,7 @@ class Gateway:
         tasks = [
             asyncio.create_task(self._caller.poll_forever(self._args.status_poll_interval_s)),
             asyncio.create_task(self._push_forever()),
+            asyncio.create_task(self._monitoring.flush_forever()),
         ]
         try:
             yield

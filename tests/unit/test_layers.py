@@ -18,9 +18,10 @@ ALLOWED = {
     "rayship": set(),
     "cluster": {"rayship"},
     "registry": {"rayship"},
-    "training": {"rayship", "registry"},
-    "deployments": {"rayship", "registry"},
-    "rollout": {"rayship", "registry", "deployments"},
+    "monitoring": {"rayship", "registry"},
+    "training": {"rayship", "registry", "monitoring"},
+    "deployments": {"rayship", "registry", "monitoring"},
+    "rollout": {"rayship", "registry", "deployments", "monitoring"},
     "kuberay": {"rayship", "deployments"},
 }
 PROJECT = set(ALLOWED) | {"scripts", "bench", "tests"}

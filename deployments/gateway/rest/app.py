@@ -18,7 +18,7 @@ from starlette.routing import Route
 from deployments.codecs import kserve_v1, mlflow_scoring, oip
 from deployments.codecs.predict_codec import PredictCodec
 from deployments.dataplane import DataPlane
-from deployments.gateway.rest.endpoints import Endpoints, PolicyView, StatsSource
+from deployments.gateway.rest.endpoints import Endpoints, MonitoringLink, PolicyView, StatsSource
 from deployments.gateway.rest.errors import Endpoint, guarded, routing_error
 from deployments.gateway.rest.request_id import RequestIdMiddleware
 
@@ -33,9 +33,10 @@ def create_app(
     environ: Mapping[str, str],
     lifespan: Callable[[Any], Any] | None = None,
     stamp_request_id: bool = True,
+    monitoring: MonitoringLink | None = None,
 ) -> Starlette:
     """`stamp_request_id=False` behind Serve, whose proxy echoes or generates `x-request-id` itself."""
-    endpoints = Endpoints(plane, admin_token, stats_source, policy_view, environ)
+    endpoints = Endpoints(plane, admin_token, stats_source, policy_view, environ, monitoring)
     return Starlette(
         routes=routes(endpoints),
         middleware=[Middleware(RequestIdMiddleware)] if stamp_request_id else [],
@@ -51,12 +52,14 @@ def routes(endpoints: Endpoints) -> list[Route]:
         route("GET", "/v2/health/live", endpoints.live),
         route("GET", "/v2/health/ready", endpoints.ready),
         *predict_routes(endpoints),
+        route("POST", "/v2/models/{model}/feedback", endpoints.feedback),
         route("GET", "/v2/models/{model}/versions/{version}", endpoints.model_metadata),
         route("GET", "/v2/models/{model}", endpoints.model_metadata),
         route("GET", "/v2/models/{model}/versions/{version}/ready", endpoints.model_ready),
         route("GET", "/v2/models/{model}/ready", endpoints.model_ready),
         route("GET", "/-/rayship/stats", endpoints.stats),
         route("GET", "/-/rayship/policy", endpoints.policy),
+        route("GET", "/-/rayship/monitoring", endpoints.monitoring),
     ]
 
 

@@ -9,7 +9,7 @@ them (`errors.guarded`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,13 +19,34 @@ from deployments.codecs import oip
 from deployments.codecs.predict_codec import PredictCodec
 from deployments.dataplane import DataPlane
 from deployments.errors import BadPayloadError, VersionNotReadyError
+from deployments.gateway.prediction_log import PredictionLog
 from deployments.gateway.rest.errors import MODEL_VERSION_HEADER
 from deployments.gateway.rest.request_body import read_body
+from deployments.gateway.rest.request_id import request_id_of
 from deployments.stats import ModelStats
+from monitoring.errors import MonitorNotRunningError
+from monitoring.feedback import parse_feedback
+from monitoring.labels import LabelItem
 from rayship.errors import VersionNotFoundError
 
 StatsSource = Callable[[str], Awaitable[ModelStats]]
 PolicyView = Callable[[], dict[str, Any]]
+
+
+class MonitoringLink(Protocol):
+    """The gateway's side of model monitoring (`deployments.gateway.monitor_link`): served predictions go to its
+    log, labels and status requests to the cluster's monitor."""
+
+    predictions: PredictionLog
+
+    def request_id(self) -> str | None:
+        """The current request's id as Serve's proxy stamped it on the response (`x-request-id`), if any."""
+
+    async def status(self, model: str) -> dict[str, Any]:
+        """The monitor's `ModelStatus` of `model`, as JSON."""
+
+    async def feedback(self, model: str, items: list[LabelItem]) -> dict[str, Any]:
+        """Join labels with their predictions: `{"accepted": n, "unknown": m, "expired": k, ...}`."""
 
 
 def answer(body: Any, version: str = "", status_code: int = 200) -> JSONResponse:
@@ -42,12 +63,14 @@ class Endpoints:
         stats_source: StatsSource,
         policy_view: PolicyView,
         environ: Mapping[str, str],
+        monitoring: MonitoringLink | None = None,
     ) -> None:
         self._plane = plane
         self._admin_token = admin_token
         self._stats_source = stats_source
         self._policy_view = policy_view
         self._environ = environ
+        self._monitoring = monitoring
 
     async def server_metadata(self, request: Request) -> JSONResponse:
         return answer(oip.encode_server_metadata())
@@ -70,7 +93,23 @@ class Endpoints:
         decoded = codec.decode(body, media_type)
         sticky = request.headers.get(policy.sticky_header) if policy.sticky_header else None
         served = await self._plane.predict(model, codec.features(decoded), pinned=version, sticky_key=sticky)
+        if self._monitoring is not None:
+            request_id = getattr(decoded, "request_id", None) or request_id_of(request) or self._monitoring.request_id()
+            if request_id:
+                self._monitoring.predictions.add(request_id, model, served.version, served.prediction.predictions)
         return answer(codec.encode(model, served.prediction, decoded), served.version)
+
+    async def feedback(self, request: Request) -> JSONResponse:
+        """Labels for earlier predictions, joined on the request id (the OIP `id` the client sent, else the
+        response's `x-request-id`)."""
+        model = request.path_params["model"]
+        self._authorize(request)
+        self._plane.policy(model)  # an unknown model is a 404, as for predictions
+        body, _ = await read_body(request, ("application/json",), self._plane.config.max_body_bytes)
+        items = parse_feedback(body, model)
+        if self._monitoring is None:
+            raise MonitorNotRunningError()
+        return answer(await self._monitoring.feedback(model, items))
 
     async def model_metadata(self, request: Request) -> JSONResponse:
         model, version = request.path_params["model"], request.path_params.get("version")
@@ -87,11 +126,22 @@ class Endpoints:
         return answer({"name": model, "version": shown, "ready": True}, shown)
 
     async def stats(self, request: Request) -> JSONResponse:
+        model = self._admin_model(request, "stats")
+        return answer((await self._stats_source(model)).model_dump())
+
+    async def monitoring(self, request: Request) -> JSONResponse:
+        """Drift per version of one model, from the cluster's monitor (`monitoring.monitor.ModelStatus`)."""
+        model = self._admin_model(request, "monitoring")
+        if self._monitoring is None:
+            raise MonitorNotRunningError()
+        return answer(await self._monitoring.status(model))
+
+    def _admin_model(self, request: Request, route: str) -> str:
         check_admin_token(self._admin_token, request.headers.get("authorization"))
         model = request.query_params.get("model")
         if not model:
-            raise BadPayloadError("Name the model: /-/rayship/stats?model=<name>")
-        return answer((await self._stats_source(model)).model_dump())
+            raise BadPayloadError(f"Name the model: /-/rayship/{route}?model=<name>")
+        return model
 
     async def policy(self, request: Request) -> JSONResponse:
         check_admin_token(self._admin_token, request.headers.get("authorization"))

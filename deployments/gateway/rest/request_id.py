@@ -5,12 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deployments.gateway.rest.errors import MODEL_VERSION_HEADER
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_STATE_KEY = "rayship_request_id"
+
+
+def request_id_of(request: Request) -> str | None:
+    """The id this middleware stamped on the request's response; None behind Serve (its proxy stamps it)."""
+    return request.scope.get("state", {}).get(_STATE_KEY)
 
 
 class RequestIdMiddleware:
@@ -31,6 +38,7 @@ class RequestIdMiddleware:
             return
         sent = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})[_STATE_KEY] = request_id  # what the endpoints record predictions under
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from deployments.dataplane import DataPlane
+from deployments.gateway.prediction_log import PredictionLog
 from deployments.gateway.rest.app import create_app
 from deployments.output_split import split_outputs
 from deployments.stats import ModelStats
 from deployments.traffic_policy import GatewayConfig
+from monitoring.feedback import encode_result
+from monitoring.labels import PredictionRecord
+from monitoring.monitor import Monitor
 
 ADMIN = "admin-token"
 JSON = {"content-type": "application/json"}
@@ -23,9 +28,29 @@ SHORT = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [
 OIP_BODY = {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [1.0, 2.0]}]}
 
 
+class LocalMonitorLink:
+    """The monitoring link over the real, pure `Monitor` in this process instead of the cluster's actor."""
+
+    def __init__(self) -> None:
+        self.predictions = PredictionLog()
+        self.monitor = Monitor(started_at=0.0)
+
+    def request_id(self) -> None:
+        return None  # no Serve proxy here: the gateway's own middleware stamps the id
+
+    async def status(self, model: str) -> dict:
+        return self.monitor.status(model, time.time()).model_dump(mode="json")
+
+    async def feedback(self, model: str, items: list) -> dict:
+        self.monitor.record([PredictionRecord(**r) for r in self.predictions.drain()], time.time())
+        return encode_result(self.monitor.feedback(model, items, time.time()))
+
+
 @pytest.fixture
 def gateway(fake_caller, recorder, make_config):
-    def build(config: dict | None = None, environ: dict | None = None, behind_serve: bool = False) -> TestClient:
+    def build(
+        config: dict | None = None, environ: dict | None = None, behind_serve: bool = False, monitoring="local"
+    ) -> TestClient:
         plane = DataPlane(fake_caller, recorder, GatewayConfig.model_validate(config or make_config()), rng=lambda: 0.1)
 
         async def stats(model: str) -> ModelStats:
@@ -33,7 +58,15 @@ def gateway(fake_caller, recorder, make_config):
                 model=model, collected_at=1.0, oldest_push_at=1.0, replicas=1, policy_digests=[], versions={}
             )
 
-        app = create_app(plane, ADMIN, stats, lambda: {"digest": "x"}, environ or {}, stamp_request_id=not behind_serve)
+        app = create_app(
+            plane,
+            ADMIN,
+            stats,
+            lambda: {"digest": "x"},
+            environ or {},
+            stamp_request_id=not behind_serve,
+            monitoring=LocalMonitorLink() if monitoring == "local" else monitoring,
+        )
         return TestClient(app)
 
     return build
@@ -194,6 +227,65 @@ def test_stats_need_the_admin_token(gateway) -> None:
     assert json.loads(client.get("/-/rayship/policy", headers={"authorization": f"Bearer {ADMIN}"}).text) == {
         "digest": "x"
     }
+
+
+def test_the_monitoring_route_needs_the_admin_token_and_a_model(gateway) -> None:
+    client = gateway()
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    missing = client.get("/-/rayship/monitoring?model=iris")
+    assert missing.status_code == 401
+    assert missing.json() == {"error": "Missing admin token: send 'Authorization: Bearer <Ray cluster token>'"}
+    assert client.get("/-/rayship/monitoring?model=iris", headers={"authorization": "Bearer x"}).status_code == 403
+    unnamed = client.get("/-/rayship/monitoring", headers=admin)
+    assert (unnamed.status_code, unnamed.json()) == (
+        400,
+        {"error": "Name the model: /-/rayship/monitoring?model=<name>"},
+    )
+    ok = client.get("/-/rayship/monitoring?model=iris", headers=admin)
+    assert ok.status_code == 200 and ok.json()["model"] == "iris" and ok.json()["spec_source"] == "default"
+
+
+def test_labels_join_on_the_oip_id_or_the_response_request_id_and_count_per_version(gateway) -> None:
+    client = gateway()
+    with_id = client.post("/v2/models/iris/infer", json={**OIP_BODY, "id": "order-17"})
+    without = client.post("/v2/models/iris/versions/2/infer", json=OIP_BODY)
+    labels = [
+        {"request_id": "order-17", "label": 3.0},
+        {"request_id": without.headers["x-request-id"], "label": [1.5]},
+        {"request_id": "never-served", "label": 1},
+    ]
+
+    answer = client.post("/v2/models/iris/feedback", json={"labels": labels})
+    again = client.post("/v2/models/iris/feedback", json={"labels": labels[:1]})
+
+    assert with_id.headers["x-model-version"] == "1" and without.headers["x-model-version"] == "2"
+    assert answer.status_code == 200
+    assert answer.json() == {"accepted": 2, "unknown": 1, "expired": 0, "duplicate": 0, "mismatched": []}
+    assert again.json()["duplicate"] == 1
+    status = client.get("/-/rayship/monitoring?model=iris", headers={"authorization": f"Bearer {ADMIN}"}).json()
+    assert {v: status["versions"][v]["labels_total"] for v in ("1", "2")} == {"1": 1, "2": 1}
+    assert status["labels"]["accepted"] == 2 and status["labels"]["unknown"] == 1
+
+
+def test_feedback_errors_name_the_item_and_field_and_keys_and_models_apply(gateway, make_config) -> None:
+    client = gateway({**make_config(), "api_keys_env": "KEYS"}, environ={"KEYS": "k1"})
+    key = {"x-api-key": "k1"}
+
+    assert (
+        client.post("/v2/models/iris/feedback", json={"labels": [{"request_id": "a", "label": 1}]}).status_code == 401
+    )
+    missing = client.post("/v2/models/iris/feedback", json={"labels": [{"request_id": "a"}]}, headers=key)
+    assert (missing.status_code, missing.json()) == (400, {"error": "Feedback item 0: 'label' is missing"})
+    unknown = client.post("/v2/models/ghost/feedback", json={"labels": []}, headers=key)
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Model 'ghost' is not served by this gateway"})
+
+
+def test_without_a_monitor_the_monitoring_route_answers_503(gateway) -> None:
+    answer = gateway(monitoring=None).get(
+        "/-/rayship/monitoring?model=iris", headers={"authorization": f"Bearer {ADMIN}"}
+    )
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "Model monitoring is not available on this gateway"}
 
 
 def test_an_unexpected_error_answers_500_naming_its_type_and_is_logged_once(gateway, fake_caller, caplog) -> None:

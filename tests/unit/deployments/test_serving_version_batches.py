@@ -7,6 +7,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
@@ -14,6 +15,8 @@ from deployments.output_split import NON_FINITE_OUTPUT
 from deployments.predictors import Predictor
 from deployments.types import Features, Prediction, VersionError
 from deployments.version_app import LoadedModel, VersionPredictor
+from monitoring.profile import PROFILE_FILE, build_profile
+from monitoring.sketch import Sketch
 
 X, Y = load_iris(return_X_y=True)
 
@@ -88,3 +91,31 @@ def test_a_request_the_model_answers_with_nan_fails_alone_as_the_versions_500(tm
         model.predict(X[60:61]).tolist(),
     ]
     assert sizes.sizes == [3]  # one vectorised call: a non-finite output is an answer, not a crash to retry alone
+
+
+def profiled_replica(tmp_path: Path, features: np.ndarray) -> tuple[VersionPredictor, Sketch]:
+    model = LogisticRegression(max_iter=300).fit(X, Y)
+    mlflow.sklearn.save_model(model, tmp_path / "m", signature=mlflow.models.infer_signature(X, Y))
+    frame = pd.DataFrame(features, columns=[f"f{i}" for i in range(features.shape[1])])
+    (tmp_path / "m" / PROFILE_FILE).write_text(build_profile(frame, source="test").to_json())
+    loaded = LoadedModel("iris", "3", tmp_path / "m")
+    sketch = Sketch(loaded.profile) if loaded.profile is not None else None
+    return VersionPredictor(loaded, SizeLog(), 32, sketch=sketch), sketch
+
+
+def test_every_predicted_row_is_binned_into_the_profile_and_refused_ones_are_not(tmp_path: Path) -> None:
+    version, sketch = profiled_replica(tmp_path, X)
+    requests = [Features(X[0:3]), Features(np.array([[1.0, 2.0]])), Features(X[50:52])]
+
+    answers = version.predict_many(requests)
+
+    assert [type(answer) for answer in answers] == [Prediction, VersionError, Prediction]
+    counts = sketch.snapshot()
+    assert counts.rows == 5 and sum(counts.features) == 5 * X.shape[1]
+
+
+def test_a_profile_that_does_not_fit_the_models_inputs_is_not_used(tmp_path: Path, caplog) -> None:
+    version, sketch = profiled_replica(tmp_path, X[:, :2])
+
+    assert sketch is None and version.model.profile is None
+    assert "the reference profile has 2 features, the model 4: not monitored" in caplog.text

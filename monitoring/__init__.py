@@ -1,0 +1,1 @@
+"""Model monitoring: reference profiles, replica sketches, drift and live accuracy."""

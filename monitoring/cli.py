@@ -1,0 +1,117 @@
+"""`python -m monitoring apply|profile|status`: model monitoring from the command line.
+
+    python -m monitoring apply configs/monitoring/iris.yaml        # store the spec the monitor judges iris by
+    python -m monitoring profile models:/iris/3 --data ref.csv     # backfill a version's reference profile
+    python -m monitoring status --model iris                       # drift per version, from the live monitor
+
+`status` reads the gateway's `GET /-/rayship/monitoring?model=M` with the cluster token (what
+`eval "$(python -m cluster env)"` exports: `RAYSHIP_SERVE_URL`, `RAY_AUTH_TOKEN_PATH`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from monitoring.errors import MonitorUnreachableError
+from monitoring.monitor import ModelStatus
+from rayship.cluster_token import read_cluster_token
+from rayship.errors import RayshipError
+
+EXIT_OK, EXIT_ERROR = 0, 1
+DEFAULT_SERVE_URL = "http://127.0.0.1:8000"
+MONITORING_PATH, POLICY_PATH = "/-/rayship/monitoring", "/-/rayship/policy"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m monitoring", description="rayship's model monitoring.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    apply = commands.add_parser("apply", help="validate a monitoring spec and store it on its registered model")
+    apply.add_argument("spec", type=Path, help="configs/monitoring/<model>.yaml")
+    profile = commands.add_parser("profile", help="backfill the reference profile of a version registered without")
+    profile.add_argument("model_uri", help="models:/iris/3, iris@champion, ...")
+    profile.add_argument("--data", type=Path, required=True, help="CSV or Parquet file of reference rows")
+    profile.add_argument("--target", help="label column in the file, left out of the profile")
+    profile.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)")
+    status = commands.add_parser("status", help="drift per version of one model, from the live monitor")
+    status.add_argument("--model", required=True)
+    status.add_argument("--json", action="store_true", help="print the monitor's JSON instead of tables")
+    status.add_argument("--serve-url", default=os.environ.get("RAYSHIP_SERVE_URL", DEFAULT_SERVE_URL))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args, Console())
+    except RayshipError as exc:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
+        return EXIT_ERROR
+
+
+def _apply(args: argparse.Namespace, console: Console) -> int:
+    from monitoring.spec import load_spec
+    from registry import tags
+    from registry.catalog import set_model_tag
+
+    spec = load_spec(args.spec)
+    set_model_tag(spec.model, tags.MONITORING_SPEC, spec.model_dump_json())
+    console.print(f"stored the monitoring spec of '{spec.model}'; its replicas pass it to the monitor within 30 s")
+    return EXIT_OK
+
+
+def _profile(args: argparse.Namespace, console: Console) -> int:
+    from monitoring.backfill import backfill_profile
+
+    profile = backfill_profile(args.model_uri, args.data, args.target, args.bins)
+    console.print(
+        f"added a reference profile to {args.model_uri}: {len(profile.features)} features from {profile.rows} rows"
+        "; replicas started from now on monitor it"
+    )
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, console: Console) -> int:
+    from monitoring.status_view import render_status
+
+    status = ModelStatus.model_validate(_get(args.serve_url, MONITORING_PATH, args.model))
+    if args.json:
+        console.print_json(json.dumps(status.model_dump(mode="json")))
+        return EXIT_OK
+    console.print(render_status(status, _served_versions(args.serve_url, args.model)))
+    return EXIT_OK
+
+
+def _served_versions(serve_url: str, model: str) -> list[str]:
+    policy = _get(serve_url, POLICY_PATH, None).get("policy", {})
+    routes = policy.get("models", {}).get(model, {}).get("versions", [])
+    return [str(route["version"]) for route in routes]
+
+
+def _get(serve_url: str, path: str, model: str | None) -> dict:
+    import httpx
+
+    url = serve_url.rstrip("/") + path
+    token = read_cluster_token()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(url, params={"model": model} if model else None, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise MonitorUnreachableError(url, f"{type(exc).__name__}: {exc}") from exc
+    if response.status_code != 200:
+        raise MonitorUnreachableError(url, f"HTTP {response.status_code}: {_error_text(response)}")
+    return response.json()
+
+
+def _error_text(response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text[:200]
+
+
+COMMANDS = {"apply": _apply, "profile": _profile, "status": _status}

@@ -1,0 +1,119 @@
+"""The monitoring spec of one model (`configs/monitoring/<model>.yaml`): windows, minimum sample, thresholds.
+
+`python -m monitoring apply FILE` validates it and stores it on the registered model (tag
+`rayship.monitoring_spec`), where the monitor reads it; a model without one is judged with the defaults below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from monitoring.errors import MonitorSpecError
+
+DriftStatistic = Literal["psi", "js"]
+Task = Literal["classification", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WindowSpec(_Strict):
+    """How much recent traffic a drift score looks at: the newest buckets up to `rows`, none older than `seconds`."""
+
+    rows: int = Field(1000, ge=10, le=10_000_000, description="Most rows in a window (newest buckets first).")
+    seconds: float = Field(300.0, gt=0, le=7 * 86400, description="Oldest traffic a window includes, in seconds.")
+    bucket_s: float = Field(5.0, gt=0, le=3600, description="Time resolution of the window, in seconds.")
+
+    @model_validator(mode="after")
+    def _bucket_fits(self) -> WindowSpec:
+        if self.bucket_s > self.seconds:
+            raise ValueError(f"bucket_s ({self.bucket_s}) must not exceed seconds ({self.seconds})")
+        return self
+
+
+class DriftSpec(_Strict):
+    """When a distribution counts as drifted from the reference."""
+
+    statistic: DriftStatistic = Field(
+        "psi", description="psi (Population Stability Index) or js (Jensen-Shannon distance, base 2, 0..1)."
+    )
+    threshold: float = Field(0.25, gt=0, description="Drifted when the statistic is above this.")
+
+
+class LabelSpec(_Strict):
+    """Ground truth: how long a prediction waits for its label, how many wait, and the window accuracy is read on."""
+
+    ttl_s: float = Field(
+        3600.0, gt=0, le=7 * 86400, description="How long a prediction waits for its label, in seconds."
+    )
+    max_pending: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Most predictions kept waiting for a label per model; the oldest are dropped first.",
+    )
+    window: WindowSpec = Field(
+        default_factory=lambda: WindowSpec(rows=500, seconds=3600, bucket_s=60),
+        description="The sliding window live accuracy is computed on, in labelled rows and seconds.",
+    )
+    min_labels: int = Field(
+        50, ge=1, description="Labelled rows a window needs; fewer is 'insufficient labels', never a figure."
+    )
+
+    @model_validator(mode="after")
+    def _min_labels_fit(self) -> LabelSpec:
+        # A window never holds much more than `rows` labels, so a larger minimum would never be met.
+        if self.min_labels > self.window.rows:
+            raise ValueError(f"min_labels ({self.min_labels}) must not exceed window.rows ({self.window.rows})")
+        return self
+
+
+class MonitorSpec(_Strict):
+    """What the monitor watches for one model, and when it calls a window drifted."""
+
+    model: str = Field(min_length=1, description="Registered model name, e.g. 'iris'.")
+    window: WindowSpec = Field(default_factory=WindowSpec, description="The sliding window drift is scored on.")
+    min_rows: int = Field(
+        200, ge=1, description="Rows a window needs before it is scored; fewer is 'insufficient data', never drift."
+    )
+    feature_drift: DriftSpec = Field(default_factory=DriftSpec, description="Per numeric feature.")
+    prediction_drift: DriftSpec = Field(
+        default_factory=lambda: DriftSpec(statistic="js", threshold=0.2),
+        description="On the predicted classes (or the score histogram of a regressor).",
+    )
+    categorical_p_value: float = Field(
+        0.01, gt=0, lt=1, description="A categorical feature drifted when the chi-square test's p-value is below this."
+    )
+    labels: LabelSpec = Field(default_factory=LabelSpec, description="Ground truth joined on the request id.")
+    task: Task | None = Field(
+        None, description="classification or regression, for live accuracy; null: inferred from the predictions."
+    )
+
+
+def default_spec(model: str) -> MonitorSpec:
+    return MonitorSpec(model=model)
+
+
+def load_spec(path: Path) -> MonitorSpec:
+    """Read and validate a spec file; any problem is a `MonitorSpecError` naming the file and the field."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise MonitorSpecError(str(path), f"cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise MonitorSpecError(str(path), f"is not valid YAML ({exc})") from None
+    return parse_spec(raw, str(path))
+
+
+def parse_spec(raw: object, where: str) -> MonitorSpec:
+    try:
+        return MonitorSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(root)"
+        raise MonitorSpecError(where, f"{field}: {first['msg']}") from None

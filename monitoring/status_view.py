@@ -1,0 +1,53 @@
+"""`python -m monitoring status`: the monitor's `ModelStatus` as one table per version (pure rendering)."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from monitoring.drift import Verdict
+from monitoring.monitor import ModelStatus, VersionStatus
+
+TOP_FEATURES = 5
+
+
+def render_status(status: ModelStatus, served: list[str]) -> Group:
+    """A header line and a table per version; versions the gateway serves but the monitor never heard from are
+    listed as such (a replica reports within seconds of starting)."""
+    spec = status.spec
+    header = Text(
+        f"{status.model}: window {spec.window.rows} rows / {spec.window.seconds:g} s, scored from {spec.min_rows} "
+        f"rows; feature drift {spec.feature_drift.statistic} > {spec.feature_drift.threshold:g}, prediction drift "
+        f"{spec.prediction_drift.statistic} > {spec.prediction_drift.threshold:g} (spec: {status.spec_source})"
+    )
+    parts: list = [header]
+    for version in sorted(set(status.versions) | set(served), key=_version_key):
+        state = status.versions.get(version)
+        parts.append(_version_table(version, state) if state else Text(f"version {version}: no report from it yet"))
+    return Group(*parts)
+
+
+def _version_table(version: str, state: VersionStatus) -> Table:
+    drift = state.drift
+    title = f"version {version}: {drift.verdict.value} ({drift.rows} rows in window, {state.replicas} replicas)"
+    table = Table("what", "statistic", "score", "threshold", "verdict", title=title, title_justify="left")
+    if drift.verdict is Verdict.INSUFFICIENT:
+        table.add_row("window", "rows", str(drift.rows), f">= {drift.min_rows}", "insufficient data")
+    for feature in drift.features[:TOP_FEATURES]:
+        verdict = "DRIFT" if feature.drifted else "ok"
+        table.add_row(feature.feature, feature.statistic, f"{feature.score:.3f}", f"{feature.threshold:g}", verdict)
+    if drift.prediction is not None:
+        prediction = drift.prediction
+        table.add_row(
+            f"predictions ({prediction.over})",
+            prediction.statistic,
+            f"{prediction.score:.3f}",
+            f"{prediction.threshold:g}",
+            "DRIFT" if prediction.drifted else "ok",
+        )
+    return table
+
+
+def _version_key(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (1 << 62, version)
