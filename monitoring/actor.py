@@ -1,4 +1,4 @@
-"""The cluster's monitor: the detached actor `rayship-monitor` (namespace `serve`) that hosts `Monitor`.
+"""The cluster's monitor: the detached actor `rayship-monitor-<PROTOCOL>` (namespace `serve`) that hosts `Monitor`.
 
 Version replicas create it on their first push (`get_or_create_monitor`), so it starts with the apps of
 `configs/serve.yaml` and needs no entry there; Ray restarts it if it dies (windows start again, the replicas'
@@ -26,7 +26,12 @@ from monitoring.feedback import encode_result
 from monitoring.labels import JoinResult, LabelItem, PredictionRecord
 from monitoring.monitor import ModelStatus, Monitor, MonitorPush
 
-ACTOR_NAME = "rayship-monitor"
+# The contract between replicas, gateways and the monitor (`MonitorPush`, `PredictionRecord`, `ModelStatus`) is
+# part of the actor's name: code that changes it bumps PROTOCOL, so replicas of the new code never push to a
+# detached monitor left by the old one, which `get_or_create_monitor` then stops.
+PROTOCOL = 2
+ACTOR_NAME = f"rayship-monitor-{PROTOCOL}"
+FORMER_NAMES = ("rayship-monitor", *(f"rayship-monitor-{n}" for n in range(2, PROTOCOL)))
 ACTOR_NAMESPACE = "serve"
 EXPORT_INTERVAL_S = 5.0
 
@@ -136,7 +141,13 @@ class _Gauges:
 
 
 def get_or_create_monitor():
-    """Blocking (a GCS lookup): call it off the event loop."""
-    return MonitorActor.options(
+    """Blocking (GCS lookups): call it off the event loop."""
+    monitor = MonitorActor.options(
         name=ACTOR_NAME, namespace=ACTOR_NAMESPACE, lifetime="detached", get_if_exists=True
     ).remote()
+    for name in FORMER_NAMES:
+        try:
+            ray.kill(ray.get_actor(name, namespace=ACTOR_NAMESPACE))
+        except ValueError:
+            continue  # none of that name: the usual case
+    return monitor

@@ -17,7 +17,7 @@ from sklearn.datasets import load_iris
 
 from cluster.settings import ClusterSettings
 from deployments import app_config
-from monitoring.spec import MonitorSpec, WindowSpec
+from monitoring.spec import LabelSpec, MonitorSpec, WindowSpec
 from registry import tags
 from registry.api import PinnedVersion
 from registry.catalog import set_model_tag
@@ -25,7 +25,12 @@ from scripts.example_models import register_iris
 
 MODEL = "iris-monitored"
 SHIFTED = "petal length (cm)"
-SPEC = MonitorSpec(model=MODEL, min_rows=100, window=WindowSpec(rows=300, seconds=120, bucket_s=1))
+SPEC = MonitorSpec(
+    model=MODEL,
+    min_rows=100,
+    window=WindowSpec(rows=300, seconds=120, bucket_s=1),
+    labels=LabelSpec(min_labels=20, window=WindowSpec(rows=1000, seconds=600, bucket_s=1)),
+)
 ROWS_PER_REQUEST = 10
 FAST_PUSH = {"monitor_push_interval_s": 0.5}
 VERSION_OPTIONS = {"num_replicas": 1, "max_ongoing_requests": 64, "ray_actor_options": {"num_cpus": 0.1}}
@@ -132,3 +137,45 @@ def test_the_drift_gauges_reach_rays_metrics_endpoint_with_their_labels(serve_ap
     assert found, [line for line in text.splitlines() if "rayship_feature_drift" in line][:5]
     assert float(found.group(1)) >= 0
     assert re.search(r'^ray_rayship_drift_detected\{[^}]*model="iris-monitored"', text, re.MULTILINE)
+
+
+def labelled_requests(serve_api, version: str, rows: np.ndarray, labels: np.ndarray) -> tuple[list[dict], float]:
+    """One request per row, half with an OIP id and half known only by the response's x-request-id; the labels
+    to send for them, and the accuracy they should give (computed from the answers)."""
+    items, correct = [], 0
+    for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
+        body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": row.tolist()}]}
+        if index % 2:
+            body["id"] = f"label-test-{version}-{index}"
+        response = serve_api.http.post(f"/v2/models/{MODEL}/versions/{version}/infer", json=body)
+        assert response.status_code == 200, response.text
+        request_id = body.get("id") or response.headers["x-request-id"]
+        predicted = response.json()["outputs"][0]["data"][0]
+        items.append({"request_id": request_id, "label": int(label)})
+        correct += int(predicted == int(label))
+    return items, correct / len(rows)
+
+
+def test_labels_sent_for_served_requests_give_each_versions_accuracy(serve_api, monitored):
+    profiled, bare = monitored
+    data = load_iris()
+    picked = np.random.default_rng(4).integers(0, len(data.data), 60)
+    rows, truth = data.data[picked], data.target[picked]
+    good_items, good_accuracy = labelled_requests(serve_api, profiled.version, rows, truth)
+    wrong_items, wrong_accuracy = labelled_requests(serve_api, bare.version, rows, (truth + 1) % 3)  # mislabelled
+    time.sleep(1.0)  # the gateway sends served predictions to the monitor every 0.5 s
+
+    answers = [
+        serve_api.http.post(f"/v2/models/{MODEL}/feedback", json={"labels": items})
+        for items in (good_items, wrong_items, [{"request_id": "never-served", "label": 0}])
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    assert answers[0].json() == {"accepted": 60, "unknown": 0, "expired": 0, "duplicate": 0, "mismatched": []}
+    assert answers[2].json()["unknown"] == 1
+    versions = status(serve_api)["versions"]
+    good, wrong = versions[profiled.version]["accuracy"], versions[bare.version]["accuracy"]
+    assert good["verdict"] == "ok" and good["labels"] == 60
+    assert good["accuracy"] == pytest.approx(good_accuracy) and good_accuracy > 0.9
+    assert wrong["accuracy"] == pytest.approx(wrong_accuracy) and wrong_accuracy < 0.1
+    assert status(serve_api)["labels"]["unknown"] >= 1
