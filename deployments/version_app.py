@@ -8,6 +8,10 @@ handles.
 
 A gateway's batch is predicted in model calls of at most `max_batch_size` requests, set by the deployment's
 `user_config` and changed without a restart. Replicas, autoscaling and `num_cpus` come from the Serve config.
+
+Monitoring (docs/monitoring.md): when the version has a reference profile, every predicted row is binned into it
+after its model call and the replica pushes its cumulative counts to the cluster's monitor every
+`monitor_push_interval_s` (`monitoring.reporter`); `monitoring: false` in the args turns it off.
 """
 
 from __future__ import annotations

@@ -80,6 +80,15 @@ class AccuracyReport(_Strict):
     )
 
 
+class AccuracyPoint(_Strict):
+    """One time bucket of the label window."""
+
+    start_s: float = Field(description="Bucket start, Unix seconds.")
+    labels: int = Field(description="Labelled rows that arrived in the bucket.")
+    accuracy: float | None = Field(description="Their accuracy (classification), else null.")
+    mae: float | None = Field(description="Their mean absolute error (regression), else null.")
+
+
 class AccuracyWindow:
     """The joined labels of one version, windowed: int64 counts for a classifier, float64 sums for a regressor."""
 
@@ -137,6 +146,23 @@ class AccuracyWindow:
             window_start_s=snap.start_s,
             delay_s=_delay_histogram(snap.counts.get(_DELAY)),
         )
+
+    def series(self, now_s: float) -> list[AccuracyPoint]:
+        """The window's buckets one by one, oldest first: accuracy (or MAE) over time."""
+        points = []
+        for bucket in self._window.series(now_s):
+            if not bucket.rows:
+                continue
+            classification = self.task == "classification"
+            points.append(
+                AccuracyPoint(
+                    start_s=bucket.start_s,
+                    labels=bucket.rows,
+                    accuracy=_first(bucket, _CORRECT) / bucket.rows if classification else None,
+                    mae=None if classification else float(bucket.counts[_ERRORS][0]) / bucket.rows,
+                )
+            )
+        return points
 
     def _classification_counts(self, joined: JoinedLabel) -> tuple[int, dict[str, np.ndarray]]:
         correct = 0

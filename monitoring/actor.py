@@ -65,6 +65,11 @@ class MonitorActor:
         with self._lock:
             return self._monitor.status(model, time.time()).model_dump(mode="json")
 
+    def detail(self, model: str) -> dict:
+        with self._lock:
+            details = self._monitor.detail(model, time.time())
+        return {version: detail.model_dump(mode="json") for version, detail in details.items()}
+
     def _export_forever(self) -> None:
         while True:
             time.sleep(EXPORT_INTERVAL_S)

@@ -12,11 +12,12 @@ import hashlib
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitoring.accuracy import AccuracyReport, AccuracyWindow, infer_task, same_value
+from monitoring.accuracy import AccuracyPoint, AccuracyReport, AccuracyWindow, infer_task, same_value
+from monitoring.binning import Binner
 from monitoring.drift import DriftReport, score_window
 from monitoring.labels import JoinResult, JoinStore, LabelItem, PredictionRecord
-from monitoring.profile import ReferenceProfile
-from monitoring.sketch import CLASSES, SketchCounts
+from monitoring.profile import CategoricalFeature, ReferenceProfile
+from monitoring.sketch import CLASSES, FEATURES, SCORES, SketchCounts
 from monitoring.spec import MonitorSpec, Task, default_spec
 from monitoring.windows import SlidingWindow
 
@@ -85,6 +86,23 @@ class ModelStatus(_Strict):
     spec_source: str = Field(description="'registry' (stored by `monitoring apply`) or 'default'.")
     versions: dict[str, VersionStatus] = Field(description="By version number.")
     labels: LabelTotals = Field(description="Feedback received for the model, by outcome.")
+
+
+class DistributionDetail(_Strict):
+    """One distribution of a version, reference against the drift window, bin for bin."""
+
+    name: str = Field(description="Feature name, or 'predictions (classes)' / 'predictions (scores)'.")
+    bins: list[str] = Field(description="One label per bin, e.g. '[4.3, 4.8)', 'setosa', 'other'.")
+    reference: list[int] = Field(description="Reference rows per bin.")
+    live: list[int] = Field(description="Rows per bin in the drift window.")
+
+
+class VersionDetail(_Strict):
+    """`GET /-/rayship/monitoring/detail?model=M`, per version: what the report plots."""
+
+    version: str = Field(description="Version number as a string.")
+    distributions: list[DistributionDetail] = Field(description="Features in profile order, then predictions.")
+    accuracy_series: list[AccuracyPoint] = Field(description="The label window bucket by bucket, oldest first.")
 
 
 def profile_digest(profile: ReferenceProfile) -> str:
@@ -189,6 +207,18 @@ class Monitor:
             labels=totals.model_copy(update={"pending": self._store.pending_count(model)}),
         )
 
+    def detail(self, model: str, now_s: float) -> dict[str, VersionDetail]:
+        """Reference and live counts per bin, and accuracy over time, of every version of `model`."""
+        details = {}
+        for (name, version), state in sorted(self._versions.items()):
+            if name != model:
+                continue
+            window = state.window.snapshot(now_s)
+            distributions = distributions_of(state.profile, window.counts) if state.profile is not None else []
+            series = state.accuracy.series(now_s) if state.accuracy is not None else []
+            details[version] = VersionDetail(version=version, distributions=distributions, accuracy_series=series)
+        return details
+
     def spec_of(self, model: str) -> MonitorSpec:
         return self._specs.get(model) or default_spec(model)
 
@@ -263,6 +293,42 @@ def _difference(counts: SketchCounts, previous: SketchCounts | None) -> SketchCo
         classes=_list(vectors.get("classes")),
         scores=_list(vectors.get("scores")),
     )
+
+
+def distributions_of(profile: ReferenceProfile, live: dict[str, np.ndarray]) -> list[DistributionDetail]:
+    """Each feature's and the predictions' bins, labelled, with reference and live counts (zeros: no traffic)."""
+    binner = Binner(profile)
+    features = binner.split_features(live[FEATURES]) if FEATURES in live else [None] * len(profile.features)
+    out = []
+    for feature, counts in zip(profile.features, features, strict=True):
+        labels = (
+            [*feature.categories, "other"] if isinstance(feature, CategoricalFeature) else _edge_labels(feature.edges)
+        )
+        out.append(_distribution(feature.name, labels, feature.counts, counts))
+    predictions = profile.predictions
+    if predictions is not None and predictions.class_counts is not None:
+        labels = [str(label) for label in predictions.classes or []] + ["other"]
+        out.append(_distribution("predictions (classes)", labels, predictions.class_counts, live.get(CLASSES)))
+    if predictions is not None and predictions.score_counts is not None and predictions.score_edges is not None:
+        labels = _edge_labels(predictions.score_edges)
+        out.append(
+            _distribution(f"predictions ({predictions.score})", labels, predictions.score_counts, live.get(SCORES))
+        )
+    return out
+
+
+def _distribution(name: str, bins: list[str], reference: list[int], live: np.ndarray | None) -> DistributionDetail:
+    counts = [0] * len(reference) if live is None else [int(count) for count in live]
+    return DistributionDetail(name=name, bins=bins, reference=list(reference), live=counts)
+
+
+def _edge_labels(edges: list[float]) -> list[str]:
+    if len(edges) == 1:  # a constant reference column: at or below it, above it
+        return [f"<= {edges[0]:.3g}", f"> {edges[0]:.3g}"]
+    inner = [f"[{low:.3g}, {high:.3g})" for low, high in zip(edges, edges[1:], strict=False)]
+    if inner:
+        inner[-1] = inner[-1][:-1] + "]"
+    return [f"< {edges[0]:.3g}", *inner, f"> {edges[-1]:.3g}"]
 
 
 def _class_totals(state: _Version) -> dict[str, int] | None:

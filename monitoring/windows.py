@@ -117,6 +117,23 @@ class SlidingWindow:
             vector.setflags(write=False)  # the snapshot is frozen; so are its arrays
         return WindowCounts(rows=rows, counts=counts, start_s=start_s, end_s=now_s, buckets=taken)
 
+    def series(self, now_s: float) -> list[WindowCounts]:
+        """Every bucket started within the last `window_s` seconds on its own, oldest first (for plotting a figure
+        over time; not bounded by `window_rows`)."""
+        _check_time(now_s)
+        self._expire(now_s)
+        newest = math.floor(now_s / self.bucket_s)
+        return [
+            WindowCounts(
+                rows=self._buckets[index].rows,
+                counts={key: vector.copy() for key, vector in self._buckets[index].counts.items()},
+                start_s=index * self.bucket_s,
+                end_s=(index + 1) * self.bucket_s,
+                buckets=1,
+            )
+            for index in sorted(i for i in self._buckets if i <= newest)
+        ]
+
     def clear(self) -> None:
         """Forget every bucket and every key's vector length."""
         self._buckets.clear()

@@ -31,6 +31,9 @@ class ServeMonitorLink:
     async def status(self, model: str) -> dict[str, Any]:
         return await (await self._handle()).status.remote(model)
 
+    async def detail(self, model: str) -> dict[str, Any]:
+        return await (await self._handle()).detail.remote(model)
+
     async def feedback(self, model: str, items: list[LabelItem]) -> dict[str, Any]:
         # This replica's predictions first, so a label sent right after its prediction finds it.
         await self.flush()

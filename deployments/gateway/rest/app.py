@@ -60,6 +60,7 @@ def routes(endpoints: Endpoints) -> list[Route]:
         route("GET", "/-/rayship/stats", endpoints.stats),
         route("GET", "/-/rayship/policy", endpoints.policy),
         route("GET", "/-/rayship/monitoring", endpoints.monitoring),
+        route("GET", "/-/rayship/monitoring/detail", endpoints.monitoring_detail),
     ]
 
 

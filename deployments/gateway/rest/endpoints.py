@@ -45,6 +45,9 @@ class MonitoringLink(Protocol):
     async def status(self, model: str) -> dict[str, Any]:
         """The monitor's `ModelStatus` of `model`, as JSON."""
 
+    async def detail(self, model: str) -> dict[str, Any]:
+        """Per version: reference and live counts per bin, accuracy over time (`monitoring.monitor.VersionDetail`)."""
+
     async def feedback(self, model: str, items: list[LabelItem]) -> dict[str, Any]:
         """Join labels with their predictions: `{"accepted": n, "unknown": m, "expired": k, ...}`."""
 
@@ -135,6 +138,13 @@ class Endpoints:
         if self._monitoring is None:
             raise MonitorNotRunningError()
         return answer(await self._monitoring.status(model))
+
+    async def monitoring_detail(self, request: Request) -> JSONResponse:
+        """What `python -m monitoring report` plots: reference against live bins, accuracy over time."""
+        model = self._admin_model(request, "monitoring/detail")
+        if self._monitoring is None:
+            raise MonitorNotRunningError()
+        return answer(await self._monitoring.detail(model))
 
     def _admin_model(self, request: Request, route: str) -> str:
         check_admin_token(self._admin_token, request.headers.get("authorization"))

@@ -41,6 +41,10 @@ class LocalMonitorLink:
     async def status(self, model: str) -> dict:
         return self.monitor.status(model, time.time()).model_dump(mode="json")
 
+    async def detail(self, model: str) -> dict:
+        details = self.monitor.detail(model, time.time())
+        return {version: detail.model_dump(mode="json") for version, detail in details.items()}
+
     async def feedback(self, model: str, items: list) -> dict:
         self.monitor.record([PredictionRecord(**r) for r in self.predictions.drain()], time.time())
         return encode_result(self.monitor.feedback(model, items, time.time()))

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from monitoring.drift import Verdict, score_window
+from monitoring.labels import LabelItem, PredictionRecord
 from monitoring.monitor import Monitor, MonitorPush, profile_digest
 from monitoring.profile import build_profile
 from monitoring.sketch import Sketch
@@ -174,3 +175,25 @@ def test_score_window_matches_the_statistics_of_the_raw_counts() -> None:
     a = next(feature for feature in report.features if feature.feature == "a")
     assert a.psi == pytest.approx(psi(PROFILE.features[0].counts, live_a))
     assert a.js == pytest.approx(js_distance(PROFILE.features[0].counts, live_a))
+
+
+def test_detail_lays_reference_and_live_bins_side_by_side_and_accuracy_per_bucket() -> None:
+    monitor, sketch = Monitor(started_at=0.0), Sketch(PROFILE)
+    monitor.ingest(push(sketch, with_profile=True), now_s=1.0)
+    observe(sketch, rows(200))
+    monitor.ingest(push(sketch), now_s=2.0)
+    monitor.record([PredictionRecord(request_id="r", model="m", version="1", predictions=[1], served_at_s=2.0)], 2.0)
+    monitor.feedback("m", [LabelItem(request_id="r", label=1)], now_s=3.0)
+
+    detail = monitor.detail("m", now_s=4.0)["1"]
+
+    a = detail.distributions[0]
+    assert a.name == "a" and len(a.bins) == len(a.reference) == len(a.live) == PROFILE.features[0].bins
+    assert a.bins[0].startswith("< ") and a.bins[-1].startswith("> ") and a.bins[-2].endswith("]")
+    assert sum(a.reference) == 2000 and sum(a.live) == 200
+    assert detail.distributions[-1].name == "predictions (classes)" and detail.distributions[-1].bins == [
+        "0",
+        "1",
+        "other",
+    ]
+    assert [(point.labels, point.accuracy) for point in detail.accuracy_series] == [(1, 1.0)]
