@@ -13,14 +13,16 @@ tenths of [0, 1] for a classifier with probabilities, the predicted value on qua
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from monitoring.errors import ProfileInvalidError
 from monitoring.stats import quantile_edges
+
+if TYPE_CHECKING:  # pandas only builds profiles; the replicas and the monitor that read them need not import it
+    import pandas as pd
 
 PROFILE_FILE = "rayship_profile.json"
 DEFAULT_BINS = 10
@@ -141,7 +143,9 @@ def build_profile(
 
 
 def _feature_edges(name: str, column: pd.Series, bins: int) -> NumericFeature | CategoricalFeature:
-    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if is_numeric_dtype(column) and not is_bool_dtype(column):
         values = column.to_numpy(dtype=float)
         if not np.isfinite(values).any():
             raise ProfileInvalidError(name, "the reference column has no finite value")
