@@ -1,11 +1,13 @@
-"""`python -m monitoring apply|profile|status`: model monitoring from the command line.
+"""`python -m monitoring apply|profile|status|report`: model monitoring from the command line.
 
     python -m monitoring apply configs/monitoring/iris.yaml        # store the spec the monitor judges iris by
     python -m monitoring profile models:/iris/3 --data ref.csv     # backfill a version's reference profile
     python -m monitoring status --model iris                       # drift per version, from the live monitor
+    python -m monitoring report --model iris                       # Markdown + PNG in .rayship/reports
 
 `status` reads the gateway's `GET /-/rayship/monitoring?model=M` with the cluster token (what
-`eval "$(python -m cluster env)"` exports: `RAYSHIP_SERVE_URL`, `RAY_AUTH_TOKEN_PATH`).
+`eval "$(python -m cluster env)"` exports: `RAYSHIP_SERVE_URL`, `RAY_AUTH_TOKEN_PATH`); `report` reads that and
+`GET /-/rayship/monitoring/detail?model=M` (reference against live bins, accuracy over time) the same way.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
 
 from monitoring.errors import MonitorUnreachableError
-from monitoring.monitor import ModelStatus
+from monitoring.monitor import ModelStatus, VersionDetail
 from rayship.cluster_token import read_cluster_token
 from rayship.errors import RayshipError
 
 EXIT_OK, EXIT_ERROR = 0, 1
 DEFAULT_SERVE_URL = "http://127.0.0.1:8000"
 MONITORING_PATH, POLICY_PATH = "/-/rayship/monitoring", "/-/rayship/policy"
+DETAIL_PATH = MONITORING_PATH + "/detail"
+DEFAULT_REPORT_DIR = Path(".rayship/reports")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--model", required=True)
     status.add_argument("--json", action="store_true", help="print the monitor's JSON instead of tables")
     status.add_argument("--serve-url", default=os.environ.get("RAYSHIP_SERVE_URL", DEFAULT_SERVE_URL))
+    report = commands.add_parser("report", help="write a Markdown report and a PNG of one model's drift and accuracy")
+    report.add_argument("--model", required=True)
+    report.add_argument(
+        "--out", type=Path, default=DEFAULT_REPORT_DIR, help=f"directory of the report (default {DEFAULT_REPORT_DIR})"
+    )
+    report.add_argument("--serve-url", default=os.environ.get("RAYSHIP_SERVE_URL", DEFAULT_SERVE_URL))
     return parser
 
 
@@ -86,6 +97,21 @@ def _status(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from monitoring.report import write_report
+
+    status = ModelStatus.model_validate(_get(args.serve_url, MONITORING_PATH, args.model))
+    raw = _get(args.serve_url, DETAIL_PATH, args.model)
+    details = {version: VersionDetail.model_validate(detail) for version, detail in raw.items()}
+    try:
+        files = write_report(status, details, args.out, time.time())
+    except OSError as exc:
+        raise RayshipError(f"Cannot write the report to {args.out}: {exc.strerror or exc}") from exc
+    for path in (files.markdown, files.plot):
+        console.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
 def _served_versions(serve_url: str, model: str) -> list[str]:
     policy = _get(serve_url, POLICY_PATH, None).get("policy", {})
     routes = policy.get("models", {}).get(model, {}).get("versions", [])
@@ -114,4 +140,4 @@ def _error_text(response) -> str:
         return response.text[:200]
 
 
-COMMANDS = {"apply": _apply, "profile": _profile, "status": _status}
+COMMANDS = {"apply": _apply, "profile": _profile, "status": _status, "report": _report}

@@ -28,10 +28,10 @@ def render_status(status: ModelStatus, served: list[str]) -> Group:
     return Group(*parts)
 
 
-def _version_table(version: str, state: VersionStatus) -> Table:
+def _version_table(version: str, state: VersionStatus) -> Group:
     drift = state.drift
-    title = f"version {version}: {drift.verdict.value} ({drift.rows} rows in window, {state.replicas} replicas)"
-    table = Table("what", "statistic", "score", "threshold", "verdict", title=title, title_justify="left")
+    title = Text(f"version {version}: {drift.verdict.value} ({drift.rows} rows in window, {state.replicas} replicas)")
+    table = Table("what", "statistic", "score", "threshold", "verdict")
     if drift.verdict is Verdict.INSUFFICIENT:
         table.add_row("window", "rows", str(drift.rows), f">= {drift.min_rows}", "insufficient data")
     for feature in drift.features[:TOP_FEATURES]:
@@ -46,7 +46,18 @@ def _version_table(version: str, state: VersionStatus) -> Table:
             f"{prediction.threshold:g}",
             "DRIFT" if prediction.drifted else "ok",
         )
-    return table
+    if state.accuracy is not None:
+        table.add_row("live accuracy", *_accuracy_cells(state))
+    return Group(title, table) if table.row_count else Group(title)
+
+
+def _accuracy_cells(state: VersionStatus) -> tuple[str, str, str, str]:
+    report = state.accuracy
+    if report.verdict.value != "ok":
+        return "labels", str(report.labels), f">= {report.min_labels}", report.verdict.value
+    if report.accuracy is not None:
+        return "accuracy", f"{report.accuracy:.3f}", f"{report.labels} labels", "ok"
+    return "MAE", f"{report.mae:.3f}", f"{report.labels} labels", "ok"
 
 
 def _version_key(version: str) -> tuple[int, str]:
