@@ -1,6 +1,6 @@
 """Pure statistics for rollout analysis: windows from counter deltas (latency quantiles from
-`deployments.histogram`), error rates, shadow agreement, a two-proportion z-test, and the evaluation of a spec's
-checks into `CheckResult`s."""
+`deployments.histogram`), error rates, shadow agreement, accuracy, the Jensen-Shannon distance of predicted classes
+(`monitoring.stats`), a two-proportion z-test, and the evaluation of a spec's checks into `CheckResult`s."""
 
 from __future__ import annotations
 
@@ -8,10 +8,27 @@ import math
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from monitoring.stats import js_distance
 from rollout.core.observation import VersionCounters, VersionWindow
-from rollout.core.spec import AnalysisSpec, ComparisonSpec, MetricCheck, MetricName, MirroringSpec
+from rollout.core.spec import (
+    AccuracyCheck,
+    AnalysisSpec,
+    ComparisonSpec,
+    LiveAnswersSpec,
+    MetricCheck,
+    MetricName,
+    MirroringSpec,
+    PredictionDriftCheck,
+)
 
 SHADOW_DISAGREEMENT = "shadow_disagreement"
+ACCURACY_VS_CHAMPION = "accuracy_vs_champion"
+CANDIDATE_ACCURACY = "candidate_accuracy"
+PREDICTION_DRIFT_VS_CHAMPION = "prediction_drift_vs_champion"
+# How a window without quality counters starts its reason (and the reason of every quality check over it).
+MONITORING_UNAVAILABLE = "monitoring unavailable"
+# Accuracy drops are differences of ratios: 0.9 - 0.85 is 0.05000000000000004 in floats, not above a 0.05 bound.
+ACCURACY_TOLERANCE = 1e-9
 
 
 class CheckResult(BaseModel):
@@ -56,10 +73,34 @@ def describe_agreement(compared: int, agreed: int) -> str:
     return "no rows compared" if share is None else f"{share:.1%} ({agreed}/{compared} rows)"
 
 
-def window_between(before: VersionCounters | None, after: VersionCounters) -> VersionWindow:
+def accuracy(labels: int, correct: int) -> float | None:
+    """Correct rows / labelled rows, or None without labels."""
+    return correct / labels if labels else None
+
+
+def describe_accuracy(labels: int, correct: int) -> str:
+    """e.g. '95.8% (115/120 labels)', or 'no labels'."""
+    share = accuracy(labels, correct)
+    return "no labels" if share is None else f"{share:.1%} ({correct}/{labels} labels)"
+
+
+def prediction_js(candidate: dict[str, int], champion: dict[str, int]) -> float:
+    """Jensen-Shannon distance (base 2) between two versions' predicted-class counts, over the union of their
+    classes (a class one of them never predicted counts 0 for it). Both need at least one row."""
+    classes = sorted(set(candidate) | set(champion))
+    return js_distance([champion.get(name, 0) for name in classes], [candidate.get(name, 0) for name in classes])
+
+
+def window_between(
+    before: VersionCounters | None, after: VersionCounters, monitoring_unavailable: str | None = None
+) -> VersionWindow:
     """The window between two cumulative snapshots, of routed requests and their 5xx only (pinned requests are
     a client's choice, see `rollout.core.observation`). A counter that went down (a restarted replica) is read as
-    having started from zero, as Prometheus' `increase()` does."""
+    having started from zero, as Prometheus' `increase()` does.
+
+    The quality counters (labels, correct rows, predicted classes) come from the monitor, which restarts on its own:
+    they reset apart from the gateway's. They are unknown when either snapshot lacks them; `monitoring_unavailable`
+    says why the monitoring route could not be read at either end."""
     base = VersionCounters(requests=0, errors=0) if before is None or _went_down(before, after) else before
     requests = max(after.routed_requests - base.routed_requests, 0)
     errors = min(max(after.routed_errors - base.routed_errors, 0), requests)
@@ -72,7 +113,36 @@ def window_between(before: VersionCounters | None, after: VersionCounters) -> Ve
         p99_ms=latency.quantile(0.99),
         shadow_rows_compared=compared,
         shadow_rows_agreed=min(after.shadow_rows_agreed - base.shadow_rows_agreed, compared),
+        **_quality_between(before, after, monitoring_unavailable),
     )
+
+
+def _quality_between(
+    before: VersionCounters | None, after: VersionCounters, monitoring_unavailable: str | None
+) -> dict[str, object]:
+    if monitoring_unavailable is None and (after.labels is None or (before is not None and before.labels is None)):
+        monitoring_unavailable = "no quality counters in the stats"
+    if monitoring_unavailable is not None:
+        return {"quality_unavailable": f"{MONITORING_UNAVAILABLE}: {monitoring_unavailable}"}
+    reset = before is None or _quality_went_down(before, after)
+    base_labels, base_correct = (0, 0) if reset else (before.labels, before.correct or 0)
+    labels = max(after.labels - base_labels, 0)
+    correct = min(max((after.correct or 0) - base_correct, 0), labels)
+    classes = None
+    if after.predicted_classes is not None:
+        # A version whose classes were not counted before (no profile yet) has counted them from zero since.
+        base_classes = {} if reset or before.predicted_classes is None else before.predicted_classes
+        classes = {name: max(rows - base_classes.get(name, 0), 0) for name, rows in after.predicted_classes.items()}
+    return {"labels": labels, "correct": correct, "predicted_classes": classes}
+
+
+def _quality_went_down(before: VersionCounters, after: VersionCounters) -> bool:
+    """The monitor restarted (its counters start from zero again): a count went down, or a class disappeared."""
+    if after.labels < before.labels or (after.correct or 0) < (before.correct or 0):
+        return True
+    if before.predicted_classes is None or after.predicted_classes is None:
+        return False
+    return any(after.predicted_classes.get(name, -1) < rows for name, rows in before.predicted_classes.items())
 
 
 def _went_down(before: VersionCounters, after: VersionCounters) -> bool:
@@ -107,13 +177,110 @@ def is_conclusive(spec: AnalysisSpec, candidate: VersionWindow) -> bool:
 
 def evaluate_checks(spec: AnalysisSpec, candidate: VersionWindow, champion: VersionWindow) -> list[CheckResult]:
     """Every metric check, then the candidate-versus-champion comparison, then (when the strategy mirrors traffic
-    and bounds it) the shadow disagreement, for one conclusive interval."""
+    and bounds it) the shadow disagreement, then the quality checks the spec sets (accuracy against the champion,
+    the candidate's minimum accuracy, prediction drift against the champion), for one conclusive interval."""
     results = [_metric_check(check, candidate) for check in spec.metrics]
     if spec.comparison is not None:
         results.extend(_comparison_checks(spec.comparison, spec.min_requests, candidate, champion))
     if isinstance(spec, MirroringSpec) and spec.max_shadow_disagreement is not None:
         results.append(shadow_disagreement_check(spec.max_shadow_disagreement, spec.min_shadow_rows, candidate))
+    if isinstance(spec, LiveAnswersSpec) and spec.accuracy_vs_champion is not None:
+        results.extend(accuracy_checks(spec.accuracy_vs_champion, candidate, champion))
+    if spec.prediction_drift_vs_champion is not None:
+        results.append(prediction_drift_check(spec.prediction_drift_vs_champion, candidate, champion))
     return results
+
+
+def accuracy_checks(check: AccuracyCheck, candidate: VersionWindow, champion: VersionWindow) -> list[CheckResult]:
+    """`accuracy_vs_champion`, and `candidate_accuracy` when the check sets `min_accuracy`."""
+    results = [accuracy_vs_champion_check(check, candidate, champion)]
+    if check.min_accuracy is not None:
+        results.append(candidate_accuracy_check(check.min_accuracy, check.min_labels, candidate))
+    return results
+
+
+def accuracy_vs_champion_check(check: AccuracyCheck, candidate: VersionWindow, champion: VersionWindow) -> CheckResult:
+    """Fails when the candidate's accuracy over the interval is below the champion's by more than `max_drop` and
+    a one-sided two-proportion z-test (champion more accurate) gives p below `p_value`; inconclusive (passes)
+    without quality counters or below `min_labels` on either side. The value is the drop (champion accuracy minus
+    the candidate's, negative when the candidate is better), the limit `max_drop`."""
+    name, limit = ACCURACY_VS_CHAMPION, check.max_drop
+    skipped = _quality_unavailable(candidate, champion) or _too_few_labels(check.min_labels, candidate, champion)
+    if skipped is not None:
+        return CheckResult(name=name, passed=True, value=None, limit=limit, reason=skipped)
+    ours, theirs = accuracy(candidate.labels, candidate.correct), accuracy(champion.labels, champion.correct)
+    drop = theirs - ours
+    test = two_proportion_z_test(champion.correct, champion.labels, candidate.correct, candidate.labels)
+    beyond = drop - limit > ACCURACY_TOLERANCE
+    significant = test.p_value < check.p_value
+    labels = f"{candidate.labels} and {champion.labels} labels"
+    if not beyond:
+        reason = (
+            f"candidate accuracy {ours:.2f} not below champion {theirs:.2f} by more than {limit:.2f} "
+            f"(p={test.p_value:.3g}; {labels})"
+        )
+    elif significant:
+        reason = (
+            f"candidate accuracy {ours:.2f} below champion {theirs:.2f} by more than {limit:.2f} "
+            f"(p={test.p_value:.3g} < {check.p_value:g}; {labels})"
+        )
+    else:
+        reason = (
+            f"candidate accuracy {ours:.2f} below champion {theirs:.2f} by more than {limit:.2f}, not significantly "
+            f"(p={test.p_value:.3g} >= {check.p_value:g}; {labels})"
+        )
+    return CheckResult(name=name, passed=not (beyond and significant), value=drop, limit=limit, reason=reason)
+
+
+def candidate_accuracy_check(min_accuracy: float, min_labels: int, candidate: VersionWindow) -> CheckResult:
+    """Fails when the candidate's accuracy over the interval is below `min_accuracy`; inconclusive (passes)
+    without quality counters or below `min_labels`."""
+    name = CANDIDATE_ACCURACY
+    skipped = _quality_unavailable(candidate) or _too_few_labels(min_labels, candidate)
+    if skipped is not None:
+        return CheckResult(name=name, passed=True, value=None, limit=min_accuracy, reason=skipped)
+    value = accuracy(candidate.labels, candidate.correct)
+    passed = value >= min_accuracy
+    bound = f"at or above min {min_accuracy:g}" if passed else f"below min {min_accuracy:g}"
+    reason = f"{value:.4g} {bound} ({candidate.correct}/{candidate.labels} labels correct)"
+    return CheckResult(name=name, passed=passed, value=value, limit=min_accuracy, reason=reason)
+
+
+def prediction_drift_check(
+    check: PredictionDriftCheck, candidate: VersionWindow, champion: VersionWindow
+) -> CheckResult:
+    """Fails when the Jensen-Shannon distance between the candidate's and the champion's predicted classes over
+    the interval exceeds `max_js`; inconclusive (passes) without quality counters, without classes (no profile
+    with classes) or below `min_rows` predicted rows on either side."""
+    name, limit = PREDICTION_DRIFT_VS_CHAMPION, check.max_js
+    skipped = _quality_unavailable(candidate, champion)
+    for role, window in (("candidate", candidate), ("champion", champion)):
+        if skipped is not None:
+            break
+        if window.predicted_classes is None:
+            skipped = f"skipped: no predicted classes for the {role} (no profile with classes)"
+        elif window.predicted_rows < check.min_rows:
+            skipped = f"skipped: {window.predicted_rows} predicted rows for the {role} (< {check.min_rows})"
+    if skipped is not None:
+        return CheckResult(name=name, passed=True, value=None, limit=limit, reason=skipped)
+    value = prediction_js(candidate.predicted_classes, champion.predicted_classes)
+    passed = value <= limit
+    reason = (
+        f"JS distance {value:.3g} {'within' if passed else 'above'} max {limit:g} "
+        f"({candidate.predicted_rows} and {champion.predicted_rows} predicted rows)"
+    )
+    return CheckResult(name=name, passed=passed, value=value, limit=limit, reason=reason)
+
+
+def _quality_unavailable(*windows: VersionWindow) -> str | None:
+    return next((window.quality_unavailable for window in windows if window.quality_unavailable is not None), None)
+
+
+def _too_few_labels(min_labels: int, candidate: VersionWindow, champion: VersionWindow | None = None) -> str | None:
+    for role, window in (("candidate", candidate), ("champion", champion)):
+        if window is not None and window.labels < min_labels:
+            return f"skipped: {window.labels} labels for the {role} (< {min_labels})"
+    return None
 
 
 def shadow_disagreement_check(max_disagreement: float, min_rows: int, candidate: VersionWindow) -> CheckResult:

@@ -7,6 +7,11 @@ A window counts only the requests the traffic policy sent a version (routed, mir
 their 5xx: requests a client pinned to a version, and 4xx (the caller's input), are outside callers' choices, and
 counting them would let anyone fail a candidate, or hide a bad one, through its error rate. (Latency is the
 gateway's histogram of every successful request, pinned ones included.)
+
+A version's quality counters come from the monitor, through the gateway's monitoring route: labelled rows joined
+with its predictions, the correct ones among them, and its predicted rows per class (mirrored requests are
+predicted too). They count since the monitor started, independently of the gateway's counters, and are null when
+the route could not be read; a window then says why (`quality_unavailable`) and the quality checks pass, saying so.
 """
 
 from __future__ import annotations
@@ -42,6 +47,24 @@ class VersionCounters(BaseModel):
     shadow_rows_agreed: int = Field(
         default=0, ge=0, description="Of the compared rows, those whose prediction equalled the live one."
     )
+    labels: int | None = Field(
+        default=None,
+        ge=0,
+        description="Labelled rows joined with this version's predictions since the monitor started (the "
+        "monitor's labels_total); null when the monitoring route was not read.",
+    )
+    correct: int | None = Field(
+        default=None,
+        ge=0,
+        description="Of those, rows whose prediction equalled the label (correct_total; classification); null when "
+        "the monitoring route was not read.",
+    )
+    predicted_classes: dict[str, int] | None = Field(
+        default=None,
+        description="Rows this version predicted per class (the label as a string, then 'other') since the monitor "
+        "started, mirrored ones included; null when the monitoring route was not read or the version has no "
+        "profile with classes.",
+    )
 
     @property
     def routed_requests(self) -> int:
@@ -73,6 +96,20 @@ class VersionWindow(BaseModel):
     shadow_rows_agreed: int = Field(
         default=0, ge=0, description="Of those, rows whose prediction equalled the live one."
     )
+    labels: int = Field(
+        default=0, ge=0, description="Labelled rows joined with the version's predictions in the window."
+    )
+    correct: int = Field(default=0, ge=0, description="Of those, rows whose prediction equalled the label.")
+    predicted_classes: dict[str, int] | None = Field(
+        default=None,
+        description="Rows the version predicted per class in the window (the label as a string, then 'other'), "
+        "mirrored ones included; null when not known (no profile with classes, or quality_unavailable).",
+    )
+    quality_unavailable: str | None = Field(
+        default=None,
+        description="Why the window's labels and predicted classes are unknown ('monitoring unavailable: <why>'); "
+        "null when they are known.",
+    )
 
     @model_validator(mode="after")
     def _errors_within_requests(self) -> VersionWindow:
@@ -82,7 +119,16 @@ class VersionWindow(BaseModel):
             raise ValueError(
                 f"agreed rows ({self.shadow_rows_agreed}) cannot exceed compared rows ({self.shadow_rows_compared})"
             )
+        if self.correct > self.labels:
+            raise ValueError(f"correct rows ({self.correct}) cannot exceed labelled rows ({self.labels})")
+        if self.predicted_classes is not None and any(rows < 0 for rows in self.predicted_classes.values()):
+            raise ValueError(f"predicted rows per class cannot be negative, got {self.predicted_classes}")
         return self
+
+    @property
+    def predicted_rows(self) -> int:
+        """Rows the version predicted in the window, over every class (0 when not known)."""
+        return sum(self.predicted_classes.values()) if self.predicted_classes is not None else 0
 
 
 class Observation(BaseModel):

@@ -2,9 +2,11 @@
 
 A spec says how fast traffic moves (`interval_s`, `step_weights` or `step_weight` + `max_weight`), what counts
 as healthy (metric checks with `min`/`max`, a candidate-versus-champion comparison and, for the strategies that
-mirror traffic, a bound on shadow disagreement), how much data an interval needs (`min_requests`,
-`min_shadow_rows`) and how many failed intervals roll back (`threshold`). Everything here is pure: loading
-a file is `rollout.spec_file.load_spec`.
+mirror traffic, a bound on shadow disagreement), what counts as a good model (its predicted classes against the
+champion's, `prediction_drift_vs_champion`, and, for the strategies whose candidate answers users, its accuracy on
+labelled answers against the champion's, `accuracy_vs_champion`), how much data an interval needs (`min_requests`,
+`min_shadow_rows`, the quality checks' `min_labels` and `min_rows`) and how many failed intervals roll back
+(`threshold`). Everything here is pure: loading a file is `rollout.spec_file.load_spec`.
 """
 
 from __future__ import annotations
@@ -79,6 +81,65 @@ class ComparisonSpec(BaseModel):
     )
 
 
+class AccuracyCheck(BaseModel):
+    """The candidate's accuracy on labelled answers against the champion's over the same interval (classification).
+
+    Labels join with the answers users got, so this needs a candidate that answers users (canary, A/B test). An
+    interval's labels and correct rows are the increase of the monitor's counters over it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_labels: int = Field(
+        default=30,
+        ge=1,
+        description="Labelled rows each version needs in an interval for the check to judge it; with fewer on "
+        "either side it passes, saying so.",
+    )
+    max_drop: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Accuracy (a fraction: 0.05 is 5 points) the candidate may lose against the champion: an "
+        "interval fails only when the candidate is below the champion by more than this and significantly so.",
+    )
+    p_value: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="Significance level of the one-sided two-proportion z-test (champion more accurate than the "
+        "candidate) that a drop beyond max_drop must pass to fail the interval.",
+    )
+    min_accuracy: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Fail an interval (check candidate_accuracy) whose candidate accuracy over at least min_labels "
+        "labels is below this fraction; null: no absolute floor.",
+    )
+
+
+class PredictionDriftCheck(BaseModel):
+    """The candidate's predicted-class distribution against the champion's over the same interval.
+
+    Mirrored requests are predicted, and counted by the monitor, too, so this works for every strategy, blue/green
+    and shadow included; it needs versions whose reference profile has classes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_js: float = Field(
+        ge=0,
+        le=1,
+        description="Fail an interval when the Jensen-Shannon distance (base 2, 0..1) between the candidate's and "
+        "the champion's predicted-class distributions over it exceeds this.",
+    )
+    min_rows: int = Field(
+        default=50,
+        ge=1,
+        description="Predicted rows each version needs in an interval for the check to judge it; with fewer on "
+        "either side it passes, saying so.",
+    )
+
+
 class AnalysisSpec(BaseModel):
     """What every strategy shares: the analysis cadence, the checks and the clean-up."""
 
@@ -108,6 +169,11 @@ class AnalysisSpec(BaseModel):
     comparison: ComparisonSpec | None = Field(
         default_factory=ComparisonSpec, description="Candidate-versus-champion checks; null disables them."
     )
+    prediction_drift_vs_champion: PredictionDriftCheck | None = Field(
+        default=None,
+        description="Bound on how far the candidate's predicted classes drift from the champion's each interval "
+        "(counted by the monitor, read from the gateway's monitoring route); null: not checked.",
+    )
     warm_window_s: float = Field(
         default=30.0,
         ge=0,
@@ -116,7 +182,19 @@ class AnalysisSpec(BaseModel):
     failover: bool = Field(default=True, description="The gateway retries a failed candidate request on the champion.")
 
 
-class CanarySpec(AnalysisSpec):
+class LiveAnswersSpec(AnalysisSpec):
+    """What the strategies whose candidate answers users (canary, A/B test) add: its live accuracy against the
+    champion's. Blue/green and shadow analyse mirrored answers only, which users never get and nobody labels (and
+    blue/green's analysis ends at the switch), so they have no accuracy to judge."""
+
+    accuracy_vs_champion: AccuracyCheck | None = Field(
+        default=None,
+        description="Fail an interval whose candidate accuracy on labelled answers is significantly below the "
+        "champion's (labels joined by the monitor, read from the gateway's monitoring route); null: not checked.",
+    )
+
+
+class CanarySpec(LiveAnswersSpec):
     """Shift traffic step by step while every interval passes; promote after the last step."""
 
     strategy: Literal["canary"] = Field(description="Progressive traffic shifting.")
@@ -217,7 +295,7 @@ class ShadowSpec(MirroringSpec):
         return [0] * self.iterations
 
 
-class ABTestSpec(AnalysisSpec):
+class ABTestSpec(LiveAnswersSpec):
     """Sticky split by a request key for a duration, with a significance test at the end."""
 
     strategy: Literal["abtest"] = Field(description="A fixed, sticky split compared with a significance test.")

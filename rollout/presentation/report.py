@@ -1,5 +1,9 @@
 """The end-of-rollout report: Markdown (verdict, steps, per-interval figures) plus a PNG of candidate weight,
-error rate and p99 latency per version over time. Built from the event log and the progress history only."""
+error rate and p99 latency per version over time. Built from the event log and the progress history only.
+
+Each check a spec may set beyond the health checks (shadow disagreement, accuracy against the champion, the
+candidate's minimum accuracy, prediction drift against the champion) adds its columns to the interval table and a
+summary line only when the spec set it, which the records show: the check is among an interval's checks."""
 
 from __future__ import annotations
 
@@ -8,7 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rollout.core.analysis import SHADOW_DISAGREEMENT, CheckResult, agreement, describe_agreement
+from rollout.core.analysis import (
+    ACCURACY_VS_CHAMPION,
+    CANDIDATE_ACCURACY,
+    MONITORING_UNAVAILABLE,
+    PREDICTION_DRIFT_VS_CHAMPION,
+    SHADOW_DISAGREEMENT,
+    CheckResult,
+    accuracy,
+    agreement,
+    describe_accuracy,
+    describe_agreement,
+    prediction_js,
+)
 from rollout.core.observation import VersionWindow
 from rollout.core.state_machine import CLOCK_TOLERANCE_S
 from rollout.effects import carried_verdict
@@ -28,6 +44,9 @@ class Interval:
     champion: VersionWindow
     failed_checks: tuple[str, ...]
     shadow_check: CheckResult | None = None  # the shadow-disagreement check, when the spec bounds it
+    accuracy_check: CheckResult | None = None  # accuracy_vs_champion, when the spec sets it
+    min_accuracy_check: CheckResult | None = None  # candidate_accuracy, when the spec sets min_accuracy
+    drift_check: CheckResult | None = None  # prediction_drift_vs_champion, when the spec sets it
 
 
 @dataclass(frozen=True)
@@ -58,10 +77,17 @@ def analysed_intervals(history: list[Progress], events: list[AppliedEvent]) -> l
                 candidate=observation.window(record.state.candidate),
                 champion=observation.window(record.state.champion),
                 failed_checks=tuple(check.name for check in record.checks if not check.passed),
-                shadow_check=next((check for check in record.checks if check.name == SHADOW_DISAGREEMENT), None),
+                shadow_check=_check(record.checks, SHADOW_DISAGREEMENT),
+                accuracy_check=_check(record.checks, ACCURACY_VS_CHAMPION),
+                min_accuracy_check=_check(record.checks, CANDIDATE_ACCURACY),
+                drift_check=_check(record.checks, PREDICTION_DRIFT_VS_CHAMPION),
             )
         )
     return intervals
+
+
+def _check(checks: list[CheckResult], name: str) -> CheckResult | None:
+    return next((check for check in checks if check.name == name), None)
 
 
 def weight_timeline(events: list[AppliedEvent]) -> list[tuple[float, int]]:
@@ -126,7 +152,15 @@ def render_markdown(history: list[Progress], events: list[AppliedEvent], plot_na
         lines += ["", f"Shadow agreement with version {final.champion}: {overall_agreement(intervals)}."]
     if summary is not None:
         lines += ["", summary]
-    lines += ["", "## Intervals analysed", "", *_interval_table(intervals, shadow, checked=summary is not None)]
+    lines += [line for quality in quality_summary(intervals) for line in ("", quality)]
+    table = _interval_table(
+        intervals,
+        shadow,
+        checked=summary is not None,
+        accuracy_checked=any(interval.accuracy_check is not None for interval in intervals),
+        drift_checked=any(interval.drift_check is not None for interval in intervals),
+    )
+    lines += ["", "## Intervals analysed", "", *table]
     return "\n".join(lines) + "\n"
 
 
@@ -150,24 +184,100 @@ def disagreement_summary(intervals: list[Interval]) -> str | None:
     )
 
 
-def _interval_table(intervals: list[Interval], shadow: bool, checked: bool) -> list[str]:
+def quality_summary(intervals: list[Interval]) -> list[str]:
+    """How each quality check the spec set went over the analysed intervals, with the figures summed over them;
+    empty when the spec set none."""
+    lines = []
+    accuracy_checks = [interval.accuracy_check for interval in intervals if interval.accuracy_check is not None]
+    if accuracy_checks:
+        candidate = _labels(interval.candidate for interval in intervals)
+        champion = _labels(interval.champion for interval in intervals)
+        lines.append(
+            f"Accuracy check against the champion (max drop {accuracy_checks[-1].limit:.2f} per interval): "
+            f"{_outcomes(accuracy_checks)}. Over the analysed intervals: candidate {describe_accuracy(*candidate)}, "
+            f"champion {describe_accuracy(*champion)}."
+        )
+    floors = [interval.min_accuracy_check for interval in intervals if interval.min_accuracy_check is not None]
+    if floors:
+        lines.append(f"Minimum accuracy check (min {floors[-1].limit:g} per interval): {_outcomes(floors)}.")
+    drift_checks = [interval.drift_check for interval in intervals if interval.drift_check is not None]
+    if drift_checks:
+        lines.append(
+            f"Prediction drift check against the champion (max JS distance {drift_checks[-1].limit:g} per "
+            f"interval): {_outcomes(drift_checks)}. Over the analysed intervals: {overall_drift(intervals)}."
+        )
+    return lines
+
+
+def overall_drift(intervals: list[Interval]) -> str:
+    """The JS distance between the candidate's and the champion's predicted classes summed over the intervals."""
+    candidate = _classes(interval.candidate for interval in intervals)
+    champion = _classes(interval.champion for interval in intervals)
+    rows = (sum(candidate.values()), sum(champion.values()))
+    if not all(rows):
+        return f"JS distance not measured ({rows[0]} and {rows[1]} predicted rows)"
+    return f"JS distance {prediction_js(candidate, champion):.3g} ({rows[0]} and {rows[1]} predicted rows)"
+
+
+def _outcomes(checks: list[CheckResult]) -> str:
+    failed = sum(1 for check in checks if not check.passed)
+    skipped = [check for check in checks if check.value is None]
+    unavailable = sum(1 for check in skipped if check.reason.startswith(MONITORING_UNAVAILABLE))
+    return (
+        f"failed in {failed} of {len(checks)} intervals, inconclusive in {len(skipped)} "
+        f"(monitoring unavailable in {unavailable})"
+    )
+
+
+def _labels(windows) -> tuple[int, int]:
+    labels = correct = 0
+    for window in windows:
+        labels, correct = labels + window.labels, correct + window.correct
+    return labels, correct
+
+
+def _classes(windows) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for window in windows:
+        for name, rows in (window.predicted_classes or {}).items():
+            totals[name] = totals.get(name, 0) + rows
+    return totals
+
+
+def _interval_table(
+    intervals: list[Interval],
+    shadow: bool,
+    checked: bool,
+    accuracy_checked: bool = False,
+    drift_checked: bool = False,
+) -> list[str]:
     """One row per analysed interval; a shadow rollout's table also gives the candidate's agreement and, when the
-    spec bounds it (`checked`), its disagreement against that bound."""
-    shadow_columns = [name for name, shown in (("agreement", shadow), ("disagreement", checked)) if shown]
+    spec bounds it (`checked`), its disagreement against that bound; a spec with an accuracy check adds both
+    versions' accuracy, and one with a prediction drift check the JS distance against its bound."""
+    shown = (
+        ("agreement", shadow),
+        ("disagreement", checked),
+        ("candidate accuracy", accuracy_checked),
+        ("champion accuracy", accuracy_checked),
+        ("prediction JS", drift_checked),
+    )
+    extra_columns = [name for name, visible in shown if visible]
     lines = [
         "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
-        f"champion errors | champion p99 ms |{''.join(f' {name} |' for name in shadow_columns)} failed checks |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(shadow_columns) + "---|",
+        f"champion errors | champion p99 ms |{''.join(f' {name} |' for name in extra_columns)} failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(extra_columns) + "---|",
     ]
     for interval in intervals:
         candidate, champion = interval.candidate, interval.champion
-        agreement_cell = f" {_agreement(candidate)} |" if shadow else ""
-        agreement_cell += f" {_disagreement(interval.shadow_check)} |" if checked else ""
+        extra_cells = f" {_agreement(candidate)} |" if shadow else ""
+        extra_cells += f" {_disagreement(interval.shadow_check)} |" if checked else ""
+        extra_cells += f" {_accuracy(candidate)} | {_accuracy(champion)} |" if accuracy_checked else ""
+        extra_cells += f" {_drift(interval)} |" if drift_checked else ""
         failed = ", ".join(interval.failed_checks) or "-"
         lines.append(
             f"| {interval.t_s:.1f} | {interval.candidate_weight}% | {_rate(candidate, interval.window_s)} | "
             f"{_errors(candidate)} | {_ms(candidate.p99_ms)} | {_rate(champion, interval.window_s)} | "
-            f"{_errors(champion)} | {_ms(champion.p99_ms)} |{agreement_cell} {failed} |"
+            f"{_errors(champion)} | {_ms(champion.p99_ms)} |{extra_cells} {failed} |"
         )
     return lines
 
@@ -241,6 +351,26 @@ def _disagreement(check: CheckResult | None) -> str:
     if check.value is None:
         return "too few rows"
     return f"{check.value:.1%} (max {check.limit:.1%})"
+
+
+def _accuracy(window: VersionWindow) -> str:
+    if window.quality_unavailable is not None:
+        return "unavailable"
+    share = accuracy(window.labels, window.correct)
+    return "-" if share is None else f"{share:.1%} ({window.correct}/{window.labels})"
+
+
+def _drift(interval: Interval) -> str:
+    check = interval.drift_check
+    if check is None:
+        return "-"
+    if check.value is not None:
+        return f"{check.value:.3f} (max {check.limit:g})"
+    if check.reason.startswith(MONITORING_UNAVAILABLE):
+        return "unavailable"
+    if interval.candidate.predicted_classes is None or interval.champion.predicted_classes is None:
+        return "no classes"
+    return "too few rows"
 
 
 def _ms(value: float | None) -> str:

@@ -8,10 +8,13 @@ import pytest
 
 from deployments.histogram import Histogram
 from rollout.core.analysis import (
+    accuracy,
+    describe_accuracy,
     disagreement,
     error_rate,
     evaluate_checks,
     is_conclusive,
+    prediction_js,
     two_proportion_z_test,
     window_between,
 )
@@ -239,3 +242,254 @@ def test_shadow_disagreement_is_checked_last_and_only_when_bounded() -> None:
     ]
     unbounded = parse_spec({"strategy": "shadow"})
     assert "shadow_disagreement" not in [r.name for r in evaluate_checks(unbounded, mirrored(10, 0), CHAMPION)]
+
+
+def quality(
+    labels: int | None, correct: int | None, classes: dict[str, int] | None = None, requests: int = 0
+) -> VersionCounters:
+    return VersionCounters(
+        requests=requests,
+        errors=0,
+        labels=labels,
+        correct=correct,
+        predicted_classes=classes,
+    )
+
+
+def test_a_window_counts_the_labels_correct_rows_and_predicted_classes_between_two_snapshots() -> None:
+    before = quality(100, 90, {"0": 50, "1": 40, "other": 0}, requests=300)
+    after = quality(160, 140, {"0": 80, "1": 60, "other": 5}, requests=400)
+    window = window_between(before, after)
+    assert (window.requests, window.labels, window.correct) == (100, 60, 50)
+    assert window.predicted_classes == {"0": 30, "1": 20, "other": 5}
+    assert (window.predicted_rows, window.quality_unavailable) == (55, None)
+    # A version first seen in this window counts everything it has.
+    first = window_between(None, after)
+    assert (first.labels, first.correct, first.predicted_classes) == (160, 140, {"0": 80, "1": 60, "other": 5})
+
+
+def test_a_monitor_restart_resets_the_quality_counters_alone() -> None:
+    before = quality(100, 90, {"0": 50, "1": 40}, requests=300)
+    # The monitor restarted (its counters start from zero); the gateway's went on.
+    restarted = window_between(before, quality(12, 11, {"0": 7, "1": 9}, requests=330))
+    assert (restarted.requests, restarted.labels, restarted.correct) == (30, 12, 11)
+    assert restarted.predicted_classes == {"0": 7, "1": 9}
+    # A class count that went down is a restart too, even while the labels did not.
+    classes_down = window_between(before, quality(100, 90, {"0": 3, "1": 41}, requests=330))
+    assert (classes_down.labels, classes_down.correct, classes_down.predicted_classes) == (100, 90, {"0": 3, "1": 41})
+    # The gateway restarted and the monitor did not: the requests count from zero, the labels from before.
+    gateway_restart = window_between(before, quality(130, 115, {"0": 60, "1": 50}, requests=20))
+    assert (gateway_restart.requests, gateway_restart.labels, gateway_restart.correct) == (20, 30, 25)
+    assert gateway_restart.predicted_classes == {"0": 10, "1": 10}
+
+
+def test_classes_counted_only_since_the_profile_arrived_start_from_zero() -> None:
+    window = window_between(quality(10, 9, None), quality(30, 27, {"0": 12, "other": 1}))
+    assert (window.labels, window.correct, window.predicted_classes) == (20, 18, {"0": 12, "other": 1})
+    lost = window_between(quality(10, 9, {"0": 12}), quality(30, 27, None))
+    assert (lost.labels, lost.predicted_classes, lost.predicted_rows) == (20, None, 0)
+
+
+def test_without_quality_counters_at_either_end_the_window_says_why() -> None:
+    known = quality(10, 9, {"0": 12})
+    for before, after in ((known, quality(None, None)), (quality(None, None), known)):
+        window = window_between(before, after)
+        assert (window.labels, window.correct, window.predicted_classes) == (0, 0, None)
+        assert window.quality_unavailable == "monitoring unavailable: no quality counters in the stats"
+    told = window_between(known, quality(None, None), "HTTP 503: Model monitoring is not available on this gateway")
+    assert told.quality_unavailable == (
+        "monitoring unavailable: HTTP 503: Model monitoring is not available on this gateway"
+    )
+
+
+def test_accuracy_and_the_js_distance_of_predicted_classes() -> None:
+    assert (accuracy(120, 114), accuracy(0, 0)) == (0.95, None)
+    assert (describe_accuracy(120, 114), describe_accuracy(0, 0)) == ("95.0% (114/120 labels)", "no labels")
+    assert prediction_js({"0": 10, "1": 10}, {"0": 20, "1": 20}) == 0.0
+    # Disjoint classes are as far apart as distributions go; a class one side never predicted counts 0 for it.
+    assert prediction_js({"0": 10}, {"1": 5}) == pytest.approx(1.0)
+    assert prediction_js({"0": 10, "1": 10}, {"0": 20}) == prediction_js({"0": 10, "1": 10}, {"0": 20, "1": 0})
+
+
+def labelled(labels: int, correct: int, **update) -> VersionWindow:
+    return VersionWindow(requests=labels, p99_ms=5, labels=labels, correct=correct, **update)
+
+
+QUALITY_CANARY = parse_spec(
+    {
+        "strategy": "canary",
+        "step_weights": [50],
+        "metrics": [],
+        "comparison": None,
+        "accuracy_vs_champion": {"min_labels": 30, "max_drop": 0.0, "p_value": 0.05, "min_accuracy": 0.9},
+    }
+)
+LABELLED_CHAMPION = labelled(118, 113)
+UNAVAILABLE = "monitoring unavailable: HTTP 503: Model monitoring is not available on this gateway"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "passed", "value", "reason"),
+    [
+        (
+            labelled(120, 37),
+            LABELLED_CHAMPION,
+            False,
+            113 / 118 - 37 / 120,
+            "candidate accuracy 0.31 below champion 0.96 by more than 0.00 (p=1.62e-25 < 0.05; 120 and 118 labels)",
+        ),
+        (
+            # Below the champion, but within chance at these sample sizes.
+            labelled(120, 110),
+            LABELLED_CHAMPION,
+            True,
+            113 / 118 - 110 / 120,
+            "candidate accuracy 0.92 below champion 0.96 by more than 0.00, not significantly "
+            "(p=0.0968 >= 0.05; 120 and 118 labels)",
+        ),
+        (
+            labelled(118, 113),
+            LABELLED_CHAMPION,
+            True,
+            0.0,
+            "candidate accuracy 0.96 not below champion 0.96 by more than 0.00 (p=0.5; 118 and 118 labels)",
+        ),
+        (labelled(29, 0), LABELLED_CHAMPION, True, None, "skipped: 29 labels for the candidate (< 30)"),
+        (labelled(120, 37), labelled(12, 12), True, None, "skipped: 12 labels for the champion (< 30)"),
+        (labelled(0, 0, quality_unavailable=UNAVAILABLE), VersionWindow(), True, None, UNAVAILABLE),
+        (labelled(120, 37), VersionWindow(quality_unavailable=UNAVAILABLE), True, None, UNAVAILABLE),
+    ],
+)
+def test_accuracy_vs_champion(
+    candidate: VersionWindow, champion: VersionWindow, passed: bool, value: float | None, reason: str
+) -> None:
+    result = by_name(evaluate_checks(QUALITY_CANARY, candidate, champion))["accuracy_vs_champion"]
+    assert (result.passed, result.limit, result.reason) == (passed, 0.0, reason)
+    assert result.value == (None if value is None else pytest.approx(value))
+
+
+def test_a_drop_within_max_drop_passes_however_significant() -> None:
+    spec = parse_spec(
+        {"strategy": "abtest", "metrics": [], "comparison": None, "accuracy_vs_champion": {"max_drop": 0.05}}
+    )
+    # 0.90 - 0.85 is 0.05000000000000004 in floats: not a drop beyond 0.05.
+    [exactly] = evaluate_checks(spec, labelled(4000, 3400), labelled(4000, 3600))
+    assert (exactly.passed, exactly.reason) == (
+        True,
+        "candidate accuracy 0.85 not below champion 0.90 by more than 0.05 (p=6.84e-12; 4000 and 4000 labels)",
+    )
+    [beyond] = evaluate_checks(spec, labelled(4000, 3396), labelled(4000, 3600))
+    assert (beyond.passed, beyond.reason) == (
+        False,
+        "candidate accuracy 0.85 below champion 0.90 by more than 0.05 (p=2.9e-12 < 0.05; 4000 and 4000 labels)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("candidate", "passed", "value", "reason"),
+    [
+        (labelled(120, 37), False, 37 / 120, "0.3083 below min 0.9 (37/120 labels correct)"),
+        (labelled(40, 36), True, 0.9, "0.9 at or above min 0.9 (36/40 labels correct)"),
+        (labelled(12, 12), True, None, "skipped: 12 labels for the candidate (< 30)"),
+        (labelled(0, 0, quality_unavailable=UNAVAILABLE), True, None, UNAVAILABLE),
+    ],
+)
+def test_candidate_accuracy_floor(candidate: VersionWindow, passed: bool, value: float | None, reason: str) -> None:
+    # The floor needs the candidate's labels only: the champion here has none.
+    result = by_name(evaluate_checks(QUALITY_CANARY, candidate, VersionWindow()))["candidate_accuracy"]
+    assert (result.passed, result.value, result.limit, result.reason) == (passed, value, 0.9, reason)
+
+
+def predicted(classes: dict[str, int] | None, **update) -> VersionWindow:
+    return VersionWindow(requests=100, p99_ms=5, predicted_classes=classes, **update)
+
+
+DRIFT_SHADOW = parse_spec(
+    {
+        "strategy": "shadow",
+        "metrics": [],
+        "comparison": None,
+        "prediction_drift_vs_champion": {"max_js": 0.2, "min_rows": 50},
+    }
+)
+BALANCED_CHAMPION = predicted({"0": 40, "1": 39, "2": 39, "other": 0})
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "passed", "reason"),
+    [
+        (
+            # A candidate that answers one class to everything.
+            predicted({"0": 120, "1": 0, "2": 0, "other": 0}),
+            BALANCED_CHAMPION,
+            False,
+            "JS distance 0.673 above max 0.2 (120 and 118 predicted rows)",
+        ),
+        (
+            predicted({"0": 38, "1": 42, "2": 40, "other": 0}),
+            BALANCED_CHAMPION,
+            True,
+            "JS distance 0.0219 within max 0.2 (120 and 118 predicted rows)",
+        ),
+        (
+            predicted({"0": 49, "other": 0}),
+            BALANCED_CHAMPION,
+            True,
+            "skipped: 49 predicted rows for the candidate (< 50)",
+        ),
+        (predicted({"0": 120}), predicted({"0": 20}), True, "skipped: 20 predicted rows for the champion (< 50)"),
+        (
+            predicted(None),
+            BALANCED_CHAMPION,
+            True,
+            "skipped: no predicted classes for the candidate (no profile with classes)",
+        ),
+        (
+            predicted({"0": 120}),
+            predicted(None),
+            True,
+            "skipped: no predicted classes for the champion (no profile with classes)",
+        ),
+        (predicted(None, quality_unavailable=UNAVAILABLE), BALANCED_CHAMPION, True, UNAVAILABLE),
+    ],
+)
+def test_prediction_drift_vs_champion(
+    candidate: VersionWindow, champion: VersionWindow, passed: bool, reason: str
+) -> None:
+    [result] = evaluate_checks(DRIFT_SHADOW, candidate, champion)
+    assert (result.name, result.passed, result.limit, result.reason) == (
+        "prediction_drift_vs_champion",
+        passed,
+        0.2,
+        reason,
+    )
+    if reason.startswith("JS distance"):  # measured
+        assert result.value == pytest.approx(prediction_js(candidate.predicted_classes, champion.predicted_classes))
+    else:  # inconclusive
+        assert result.value is None
+
+
+def test_the_quality_checks_come_last_and_only_when_set() -> None:
+    spec = parse_spec(
+        {
+            "strategy": "canary",
+            "step_weights": [50],
+            "accuracy_vs_champion": {"min_labels": 1},
+            "prediction_drift_vs_champion": {"max_js": 0.2, "min_rows": 1},
+        }
+    )
+    names = [result.name for result in evaluate_checks(spec, labelled(10, 10), labelled(10, 10))]
+    assert names == [
+        "candidate_error_rate",
+        "candidate_p99_latency_ms",
+        "error_rate_vs_champion",
+        "p99_latency_ratio_vs_champion",
+        "accuracy_vs_champion",
+        "prediction_drift_vs_champion",
+    ]
+    bluegreen = parse_spec({"strategy": "bluegreen", "prediction_drift_vs_champion": {"max_js": 0.2}})
+    assert [r.name for r in evaluate_checks(bluegreen, predicted(None), CHAMPION)][-1] == (
+        "prediction_drift_vs_champion"
+    )
+    plain = [r.name for r in evaluate_checks(parse_spec({"strategy": "abtest"}), labelled(10, 0), CHAMPION)]
+    assert not {"accuracy_vs_champion", "candidate_accuracy", "prediction_drift_vs_champion"} & set(plain)

@@ -479,3 +479,117 @@ def test_abtest_promotes_only_a_significantly_better_winner_and_reports_the_test
         messages.append(RolloutState.model_validate_json(rollout.state_json).message)
     assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
     assert [m for (_, action, _), m in zip(rollout.log, messages, strict=False) if action is last_action] == [message]
+
+
+QUALITY_CANARY = parse_spec(
+    {
+        "strategy": "canary",
+        "interval_s": 2,
+        "threshold": 2,
+        "step_weights": [10, 50],
+        "min_requests": 10,
+        "accuracy_vs_champion": {"min_labels": 30, "max_drop": 0.0, "p_value": 0.05},
+    }
+)
+# Labels for every answer: the champion right on 96 % of its 200 labelled rows per interval.
+LABELLED_CHAMPION = VersionWindow(requests=900, errors=0, p50_ms=5, p99_ms=20, labels=200, correct=192)
+
+
+def answering(labels: int, correct: int) -> VersionWindow:
+    """A candidate that answers every request with HTTP 200 (no 5xx, fast), `correct` of `labels` rightly."""
+    return VersionWindow(requests=100, errors=0, p50_ms=5, p99_ms=20, labels=labels, correct=correct)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "last_action", "message"),
+    [
+        (
+            # Wrong on two thirds of its answers, every one an HTTP 200: only its accuracy gives it away.
+            answering(100, 33),
+            Action.ROLLBACK,
+            "failed checks 2/2 (accuracy_vs_champion: candidate accuracy 0.33 below champion 0.96 by more than "
+            "0.00 (p=7.57e-33 < 0.05; 100 and 200 labels)); rolled back",
+        ),
+        (answering(100, 96), Action.PROMOTE, "all 2 steps passed; promoting"),
+        (
+            # Too few labels say nothing about accuracy: the candidate is judged on its health alone.
+            answering(29, 0),
+            Action.PROMOTE,
+            "all 2 steps passed; promoting",
+        ),
+    ],
+)
+def test_a_canary_judges_the_candidates_accuracy_against_the_champions(
+    candidate: VersionWindow, last_action: Action, message: str
+) -> None:
+    rollout = FakeRollout(QUALITY_CANARY, [candidate], poll_s=1, champion=LABELLED_CHAMPION)
+    messages = []
+    for _ in range(20):
+        rollout.poll_once()
+        messages.append(RolloutState.model_validate_json(rollout.state_json).message)
+    state = RolloutState.model_validate_json(rollout.state_json)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is last_action
+    assert [m for (_, action, _), m in zip(rollout.log, messages, strict=False) if action is last_action] == [message]
+    assert (state.phase, state.candidate_weight) == (
+        (Phase.FAILED, 0) if last_action is Action.ROLLBACK else (Phase.SUCCEEDED, 100)
+    )
+
+
+def test_an_interval_with_too_few_labels_passes_the_accuracy_check_saying_so() -> None:
+    observation = Observation(collected_at_s=102, window_s=2, versions={"2": LABELLED_CHAMPION, "3": answering(29, 0)})
+    decision = step(state_at(), observation, QUALITY_CANARY, now_s=103)
+    [check] = [check for check in decision.checks if check.name == "accuracy_vs_champion"]
+    assert (check.passed, check.value, check.reason) == (True, None, "skipped: 29 labels for the candidate (< 30)")
+    assert (decision.action, decision.state.failed_checks) == (Action.ADVANCE, 0)
+
+
+def test_without_monitoring_a_wrong_candidate_is_judged_on_its_health_alone() -> None:
+    unavailable = "monitoring unavailable: HTTP 503: Model monitoring is not available on this gateway"
+    blind = answering(0, 0).model_copy(update={"quality_unavailable": unavailable})
+    rollout = FakeRollout(QUALITY_CANARY, [blind], poll_s=1, champion=LABELLED_CHAMPION)
+    rollout.run(20)
+    assert [a for _, a, _ in rollout.log if a is not Action.HOLD][-1] is Action.PROMOTE
+    observation = Observation(collected_at_s=102, window_s=2, versions={"2": LABELLED_CHAMPION, "3": blind})
+    [check] = [c for c in step(state_at(), observation, QUALITY_CANARY, now_s=103).checks if c.name.startswith("acc")]
+    assert (check.passed, check.reason) == (True, unavailable)
+
+
+@pytest.mark.parametrize(
+    ("classes", "last_action", "message"),
+    [
+        (
+            # Mirrored requests, all answered with one class: aborted before any user sees the candidate.
+            {"0": 30, "1": 0, "2": 0, "other": 0},
+            Action.ROLLBACK,
+            "failed checks 1/1 (prediction_drift_vs_champion: JS distance 0.678 above max 0.2 (30 and 90 predicted "
+            "rows)); rolled back",
+        ),
+        ({"0": 10, "1": 11, "2": 9, "other": 0}, Action.PROMOTE, "all 2 steps passed; promoting"),
+    ],
+)
+def test_a_bluegreen_candidate_whose_mirrored_predictions_drift_never_gets_the_switch(
+    classes: dict[str, int], last_action: Action, message: str
+) -> None:
+    spec = parse_spec(
+        {
+            "strategy": "bluegreen",
+            "interval_s": 1,
+            "iterations": 2,
+            "threshold": 1,
+            "prediction_drift_vs_champion": {"max_js": 0.2, "min_rows": 20},
+        }
+    )
+    champion = VersionWindow(
+        requests=90, p50_ms=5, p99_ms=20, predicted_classes={"0": 30, "1": 30, "2": 30, "other": 0}
+    )
+    candidate = VersionWindow(requests=30, p50_ms=5, p99_ms=20, predicted_classes=classes)
+    rollout = FakeRollout(spec, [candidate], poll_s=1, champion=champion)
+    messages = []
+    for _ in range(20):
+        rollout.poll_once()
+        messages.append(RolloutState.model_validate_json(rollout.state_json).message)
+    assert [(a, w) for _, a, w in rollout.log if a is not Action.HOLD] == [
+        (Action.ADVANCE, 0),
+        (last_action, 0 if last_action is Action.ROLLBACK else 100),
+    ]
+    assert [m for (_, action, _), m in zip(rollout.log, messages, strict=False) if action is last_action] == [message]

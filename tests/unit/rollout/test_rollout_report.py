@@ -6,8 +6,9 @@ next window's first snapshot, and only then emits the action's progress record, 
 
 from __future__ import annotations
 
-from rollout.core.analysis import CheckResult
+from rollout.core.analysis import CheckResult, accuracy_checks, prediction_drift_check
 from rollout.core.observation import Observation, VersionWindow
+from rollout.core.spec import AccuracyCheck, PredictionDriftCheck
 from rollout.core.state_machine import Phase, RolloutState
 from rollout.effects import RouteEffect
 from rollout.persistence.history import Progress
@@ -226,3 +227,107 @@ def test_an_inconclusive_disagreement_check_says_too_few_rows() -> None:
     assert markdown.splitlines()[-1] == (
         "| 3.2 | 0% | 10.0 | 0/20 | 9.0 | 20.0 | 0/40 | 8.0 | 95.0% (19/20) | too few rows | - |"
     )
+
+
+UNAVAILABLE = "monitoring unavailable: HTTP 503: Model monitoring is not available on this gateway"
+ACCURACY = AccuracyCheck(min_labels=10, min_accuracy=0.9)
+
+
+def labelled(requests: int, labels: int, correct: int, **update) -> VersionWindow:
+    return VersionWindow(requests=requests, p50_ms=8.0, p99_ms=8.0, labels=labels, correct=correct, **update)
+
+
+def judged(at_s: float, candidate: VersionWindow, champion: VersionWindow) -> Progress:
+    """An analysed canary interval ending at `at_s`, with the accuracy checks the core computes for it."""
+    return Progress(
+        at_s=at_s + 0.05,
+        action="hold",
+        state=state(candidate_weight=20, interval_started_at_s=at_s, **PROGRESSING),
+        observation=observed(at_s, 2.0, {"2": candidate, "1": champion}),
+        checks=accuracy_checks(ACCURACY, candidate, champion),
+    )
+
+
+ACCURACY_HISTORY = [
+    *HISTORY[:3],
+    judged(103.2, labelled(6, 6, 6), labelled(24, 24, 23)),  # too few labels for the candidate
+    judged(105.2, labelled(12, 12, 4), labelled(18, 18, 17)),  # wrong with HTTP 200
+    judged(107.2, *(labelled(n, 0, 0, quality_unavailable=UNAVAILABLE) for n in (12, 18))),  # monitoring down
+]
+
+
+def test_a_report_shows_the_accuracy_checks_per_interval_and_how_they_went() -> None:
+    assert [check.reason for check in ACCURACY_HISTORY[4].checks] == [
+        "candidate accuracy 0.33 below champion 0.94 by more than 0.00 (p=0.000173 < 0.05; 12 and 18 labels)",
+        "0.3333 below min 0.9 (4/12 labels correct)",
+    ]
+    overall, table = render_markdown(ACCURACY_HISTORY, EVENTS[:2], "iris-r1.png").split("## Intervals analysed\n\n")
+    assert overall.endswith(
+        "\n\nAccuracy check against the champion (max drop 0.00 per interval): failed in 1 of 3 intervals, "
+        "inconclusive in 2 (monitoring unavailable in 1). Over the analysed intervals: candidate 55.6% "
+        "(10/18 labels), champion 95.2% (40/42 labels).\n\n"
+        "Minimum accuracy check (min 0.9 per interval): failed in 1 of 3 intervals, inconclusive in 2 "
+        "(monitoring unavailable in 1).\n\n"
+    )
+    assert table.splitlines() == [
+        "| t (s) | weight | candidate req/s | candidate errors | candidate p99 ms | champion req/s | "
+        "champion errors | champion p99 ms | candidate accuracy | champion accuracy | failed checks |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| 3.2 | 20% | 3.0 | 0/6 | 8.0 | 12.0 | 0/24 | 8.0 | 100.0% (6/6) | 95.8% (23/24) | - |",
+        "| 5.2 | 20% | 6.0 | 0/12 | 8.0 | 9.0 | 0/18 | 8.0 | 33.3% (4/12) | 94.4% (17/18) | "
+        "accuracy_vs_champion, candidate_accuracy |",
+        "| 7.2 | 20% | 6.0 | 0/12 | 8.0 | 9.0 | 0/18 | 8.0 | unavailable | unavailable | - |",
+    ]
+
+
+def test_a_report_without_quality_checks_has_no_quality_columns_or_summary() -> None:
+    markdown = render_markdown(HISTORY, EVENTS, "iris-r1.png")
+    assert "accuracy" not in markdown and "JS" not in markdown
+
+
+DRIFT = PredictionDriftCheck(max_js=0.2, min_rows=10)
+
+
+def drifting(at_s: float, candidate: dict[str, int] | None, champion: dict[str, int] | None, **update) -> Progress:
+    """An analysed shadow interval ending at `at_s`, with the prediction drift check the core computes for it."""
+    versions = mirrored(20, 20, 19)
+    versions = {
+        "2": versions["2"].model_copy(update={"predicted_classes": candidate, **update}),
+        "1": versions["1"].model_copy(update={"predicted_classes": champion, **update}),
+    }
+    observation = observed(at_s, 2.0, versions)
+    return Progress(
+        at_s=at_s + 0.05,
+        action="hold",
+        state=shadow_state(interval_started_at_s=at_s),
+        observation=observation,
+        checks=[prediction_drift_check(DRIFT, observation.window("2"), observation.window("1"))],
+    )
+
+
+def test_a_shadow_report_shows_the_prediction_drift_check_per_interval_and_how_it_went() -> None:
+    history = [
+        *SHADOW_HISTORY[:2],
+        drifting(103.2, {"0": 20, "1": 0}, {"0": 20, "1": 20}),  # one class for everything
+        drifting(105.2, {"0": 10, "1": 10}, {"0": 21, "1": 19}),
+        drifting(107.2, {"0": 3}, {"0": 20, "1": 20}),  # too few rows
+        drifting(109.2, None, {"0": 20, "1": 20}),  # no profile with classes
+        drifting(111.2, None, None, quality_unavailable=UNAVAILABLE),
+    ]
+    assert history[2].checks[0].reason == "JS distance 0.558 above max 0.2 (20 and 40 predicted rows)"
+    events = [event(1, "deploy_candidate", 100.5, 0), event(2, "advance", 101.0, 0)]
+    overall, table = render_markdown(history, events, "iris-r1.png").split("## Intervals analysed\n\n")
+    assert overall.endswith(
+        "\n\nShadow agreement with version 1: 95.0% (95/100 rows).\n\n"
+        "Prediction drift check against the champion (max JS distance 0.2 per interval): failed in 1 of 5 "
+        "intervals, inconclusive in 3 (monitoring unavailable in 1). Over the analysed intervals: JS distance "
+        "0.233 (43 and 160 predicted rows).\n\n"
+    )
+    assert table.splitlines()[0].endswith("| champion p99 ms | agreement | prediction JS | failed checks |")
+    assert [row.split(" | ")[-2:] for row in table.splitlines()[2:]] == [
+        ["0.558 (max 0.2)", "prediction_drift_vs_champion |"],
+        ["0.021 (max 0.2)", "- |"],
+        ["too few rows", "- |"],
+        ["no classes", "- |"],
+        ["unavailable", "- |"],
+    ]

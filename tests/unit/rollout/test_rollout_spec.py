@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from rollout.core.spec import ABTestSpec, BlueGreenSpec, CanarySpec, ShadowSpec, parse_spec
+from rollout.core.spec import (
+    ABTestSpec,
+    AccuracyCheck,
+    BlueGreenSpec,
+    CanarySpec,
+    PredictionDriftCheck,
+    ShadowSpec,
+    parse_spec,
+)
 from rollout.errors import SpecError
 from rollout.spec_file import load_spec
 
@@ -26,6 +34,38 @@ def test_the_shipped_shadow_spec_bounds_disagreement_and_others_default_to_no_bo
     assert (shadow.max_shadow_disagreement, shadow.min_shadow_rows) == (0.1, 20)
     bluegreen = parse_spec({"strategy": "bluegreen"})
     assert (bluegreen.max_shadow_disagreement, bluegreen.min_shadow_rows) == (None, 20)
+
+
+def test_the_shipped_specs_judge_model_quality() -> None:
+    canary, abtest = load_spec(CONFIGS / "canary.yaml"), load_spec(CONFIGS / "abtest.yaml")
+    assert canary.accuracy_vs_champion == AccuracyCheck(min_labels=5, max_drop=0.05, p_value=0.01)
+    assert abtest.accuracy_vs_champion == AccuracyCheck(min_labels=20, max_drop=0.05, p_value=0.01)
+    assert (canary.prediction_drift_vs_champion, abtest.prediction_drift_vs_champion) == (None, None)
+    bluegreen, shadow = load_spec(CONFIGS / "bluegreen.yaml"), load_spec(CONFIGS / "shadow.yaml")
+    assert bluegreen.prediction_drift_vs_champion == PredictionDriftCheck(max_js=0.2, min_rows=20)
+    assert shadow.prediction_drift_vs_champion == PredictionDriftCheck(max_js=0.2, min_rows=15)
+    # Unset by default: a spec judges quality only when it says so.
+    defaults = parse_spec({"strategy": "canary", "step_weights": [10]})
+    assert (defaults.accuracy_vs_champion, defaults.prediction_drift_vs_champion) == (None, None)
+    assert AccuracyCheck() == AccuracyCheck(min_labels=30, max_drop=0.0, p_value=0.05, min_accuracy=None)
+    assert PredictionDriftCheck(max_js=0.2).min_rows == 50
+
+
+DEMO_RPS = 15  # `make demo`'s traffic, a label for every request
+
+
+def test_the_shipped_quality_checks_judge_every_interval_of_the_demo() -> None:
+    # Labels a version gets per interval at the candidate's first weight (its share of live answers) ...
+    for name in ("canary", "abtest"):
+        spec = load_spec(CONFIGS / f"{name}.yaml")
+        weight = spec.schedule()[0] / 100
+        candidate, champion = (DEMO_RPS * spec.interval_s * share for share in (weight, 1 - weight))
+        assert min(candidate, champion) >= spec.accuracy_vs_champion.min_labels, name
+    # ... and rows each version predicts per interval: the champion every request, the candidate the mirrored ones.
+    for name in ("bluegreen", "shadow"):
+        spec = load_spec(CONFIGS / f"{name}.yaml")
+        candidate = DEMO_RPS * spec.interval_s * spec.mirror_percent / 100
+        assert candidate >= spec.prediction_drift_vs_champion.min_rows, name
 
 
 def test_default_canary_rolls_back_within_ten_seconds_and_promotes_within_a_minute() -> None:
@@ -105,6 +145,36 @@ def test_schedules(document: dict, schedule: list[int]) -> None:
             # A canary mirrors nothing, so it has no disagreement to bound.
             "strategy: canary\nstep_weights: [10]\nmax_shadow_disagreement: 0.1\n",
             "max_shadow_disagreement: Extra inputs are not permitted",
+        ),
+        (
+            # Blue/green and shadow analyse mirrored answers only, which nobody labels: no accuracy to judge.
+            "strategy: bluegreen\naccuracy_vs_champion: {min_labels: 5}\n",
+            "accuracy_vs_champion: Extra inputs are not permitted",
+        ),
+        ("strategy: shadow\naccuracy_vs_champion: {}\n", "accuracy_vs_champion: Extra inputs are not permitted"),
+        (
+            "strategy: canary\nstep_weights: [10]\naccuracy_vs_champion: {p_value: 0.7}\n",
+            "accuracy_vs_champion.p_value: Input should be less than 0.5",
+        ),
+        (
+            "strategy: canary\nstep_weights: [10]\naccuracy_vs_champion: {min_labels: 0}\n",
+            "accuracy_vs_champion.min_labels: Input should be greater than or equal to 1",
+        ),
+        (
+            "strategy: abtest\naccuracy_vs_champion: {max_drop: 5}\n",
+            "accuracy_vs_champion.max_drop: Input should be less than or equal to 1",
+        ),
+        (
+            "strategy: canary\nstep_weights: [10]\naccuracy_vs_champion: {min_labels: 5, max_js: 0.2}\n",
+            "accuracy_vs_champion.max_js: Extra inputs are not permitted",
+        ),
+        (
+            "strategy: canary\nstep_weights: [10]\nprediction_drift_vs_champion: {min_rows: 5}\n",
+            "prediction_drift_vs_champion.max_js: Field required",
+        ),
+        (
+            "strategy: shadow\nprediction_drift_vs_champion: {max_js: 1.5}\n",
+            "prediction_drift_vs_champion.max_js: Input should be less than or equal to 1",
         ),
     ],
 )
