@@ -4,7 +4,8 @@ profile (the default) against the same models with monitoring off, side by side 
     python -m bench.bench_monitoring            # needs the local cluster (`make up`) and wrk
 
 The peers' two reference models (30 features) are registered twice, as `bench-mon-<model>` (monitoring on) and
-`bench-mon-off-<model>` (`monitoring: false` in the version app's args), all four served behind one gateway, the
+`bench-mon-off-<model>` (`monitoring: false` in the version app's args, `record_predictions: false` in the
+gateway's policy), all four served behind one gateway, the
 whole cluster pinned to the server core and wrk to the other, as `bench_peers` runs them. Runs interleave (repeat,
 model, variant); the ratio is the median over repeats of on / off measured back to back, the table's figures
 medians over the repeats. Target: on / off >= 0.97 at 16 connections.
@@ -87,7 +88,11 @@ def start(admin: ServeAdmin, models: dict) -> dict[str, str]:
             )
             versions.append(pinned)
             urls[f"{name} {variant}"] = f"{admin.settings.serve_url}/v2/models/{pinned.name}/infer"
-    admin.deploy([*apps, gateway_app(policy(versions))])
+    gateway = policy(versions)
+    for pinned in versions:  # 'off' is off everywhere: no binning in the replicas, no predictions kept for labels
+        if pinned.name.startswith(f"{PREFIX}off-"):
+            gateway.models[pinned.name] = gateway.models[pinned.name].model_copy(update={"record_predictions": False})
+    admin.deploy([*apps, gateway_app(gateway)])
     admin.wait_running([app_config.GATEWAY_APP, *(app["name"] for app in apps)])
     for pinned in versions:
         admin.wait_ready(pinned.name)

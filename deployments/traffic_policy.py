@@ -79,6 +79,11 @@ class ModelPolicy(BaseModel):
         None, description="Mirror part of the traffic to a version, discarding the answers."
     )
     failover: bool = Field(True, description="Retry a failed non-champion request once on the champion.")
+    record_predictions: bool = Field(
+        True,
+        description="Send every served prediction to the monitor, where labels posted to /v2/models/{model}/feedback "
+        "join it; off for a model that never gets labels.",
+    )
 
     @field_validator("sticky_header")
     @classmethod

@@ -96,7 +96,7 @@ class Endpoints:
         decoded = codec.decode(body, media_type)
         sticky = request.headers.get(policy.sticky_header) if policy.sticky_header else None
         served = await self._plane.predict(model, codec.features(decoded), pinned=version, sticky_key=sticky)
-        if self._monitoring is not None:
+        if self._monitoring is not None and policy.record_predictions:
             request_id = getattr(decoded, "request_id", None) or request_id_of(request) or self._monitoring.request_id()
             if request_id:
                 self._monitoring.predictions.add(request_id, model, served.version, served.prediction.predictions)

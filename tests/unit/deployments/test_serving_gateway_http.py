@@ -271,6 +271,15 @@ def test_labels_join_on_the_oip_id_or_the_response_request_id_and_count_per_vers
     assert status["labels"]["accepted"] == 2 and status["labels"]["unknown"] == 1
 
 
+def test_a_model_that_records_no_predictions_has_none_to_join(gateway, make_config) -> None:
+    client = gateway(make_config(record_predictions=False))
+    client.post("/v2/models/iris/infer", json={**OIP_BODY, "id": "order-18"})
+
+    answer = client.post("/v2/models/iris/feedback", json={"labels": [{"request_id": "order-18", "label": 3.0}]})
+
+    assert answer.json()["unknown"] == 1 and answer.json()["accepted"] == 0
+
+
 def test_feedback_errors_name_the_item_and_field_and_keys_and_models_apply(gateway, make_config) -> None:
     client = gateway({**make_config(), "api_keys_env": "KEYS"}, environ={"KEYS": "k1"})
     key = {"x-api-key": "k1"}
