@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: the whole story from nothing, with the commands a user types. About 6-10 minutes on 2 cores.
-#   cluster up -> train + register v1 (champion) -> serve deploy -> live traffic -> train v2 -> canary: promoted
-#   -> register a broken v3 -> canary: rolled back on its own -> where to look.
+# `make demo`: the whole story from nothing, with the commands a user types. About 8-12 minutes on 2 cores.
+#   cluster up -> train + register v1 (champion), its monitoring spec -> serve deploy -> live traffic with labels
+#   -> train v2 -> canary: promoted -> a broken v3 -> rolled back on errors -> a v4 wrong with HTTP 200
+#   -> rolled back on live accuracy -> traffic shifted on one feature -> that feature drifts -> where to look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -10,14 +11,27 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 TRAFFIC_PID=""
 trap '[ -n "$TRAFFIC_PID" ] && kill "$TRAFFIC_PID" 2>/dev/null; true' EXIT
 
-say "1/8 Bring up the local cluster: Ray head (token auth on), Serve proxy, MLflow server"
+# A canary that must be rolled back: exit 1 means rolled back; 0 would be a promotion, 2 or 3 bad input or an
+# unreachable cluster.
+expect_rollback() {
+  local rc=0
+  $PY -m rollout canary --model iris --candidate "models:/iris/$1" || rc=$?
+  if [ "$rc" -ne 1 ]; then
+    echo "ERROR: expected models:/iris/$1 to be rolled back (exit 1), got exit $rc" >&2
+    exit 1
+  fi
+  echo "models:/iris/$1 rolled back on its own, as it should be"
+}
+
+say "1/10 Bring up the local cluster: Ray head (token auth on), Serve proxy, MLflow server"
 $PY -m cluster up
 eval "$($PY -m cluster env)"
 
-say "2/8 Train iris v1 with a Ray Tune sweep, every trial logged to MLflow; register the winner as champion"
+say "2/10 Train iris v1 with a Ray Tune sweep, every trial logged to MLflow; register the winner as champion"
 $PY -m training sweep --config configs/training/iris-sklearn.yaml --register --alias champion
+$PY -m monitoring apply configs/monitoring/iris.yaml
 
-say "3/8 serve deploy configs/serve.yaml: the gateway + one application for models:/iris/1"
+say "3/10 serve deploy configs/serve.yaml: the gateway + one application for models:/iris/1"
 $BIN/serve deploy configs/serve.yaml
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null "$RAYSHIP_SERVE_URL/v2/models/iris/ready" && break
@@ -25,37 +39,45 @@ for _ in $(seq 1 120); do
 done
 $BIN/serve status | grep -E "^ *(gateway|iris-v[0-9]+):|status:" | head -8 || true
 curl -s -i "$RAYSHIP_SERVE_URL/v1/models/iris:predict" -H 'content-type: application/json' \
-  -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | grep -iE "^(HTTP|x-model-version)|predictions"
+  -d '{"instances": [[5.1, 3.5, 1.4, 0.2]]}' | grep -iE "^(HTTP|x-model-version|x-request-id)|predictions"
 
-say "4/8 Live traffic: 15 requests/s to the gateway in the background"
-$PY -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 900 &
+say "4/10 Live traffic: 15 requests/s of iris rows, each one's true class sent back as a label (feedback API)"
+$PY -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 1200 &
 TRAFFIC_PID=$!
 
-say "5/8 Train a challenger (v2) the same way"
+say "5/10 Train a challenger (v2) the same way"
 $PY -m training sweep --config configs/training/iris-sklearn.yaml --register
 V2=$($PY -m scripts.demo_steps newest-version iris)
 
-say "6/8 Canary models:/iris/$V2: weights step up while the analysis watches live per-version metrics"
+say "6/10 Canary models:/iris/$V2: weights step up while the analysis watches errors, latency and live accuracy"
 $PY -m rollout canary --model iris --candidate "models:/iris/$V2"
 
-say "7/8 Register v3, honestly broken: it starts and passes health checks, then fails on every real input"
+say "7/10 Register v3, honestly broken: it starts and passes health checks, then fails on every real input"
 V3=$($PY -m scripts.demo_steps register-broken iris | tail -n 1)  # MLflow prints run links before it
 echo "registered models:/iris/$V3"
+expect_rollback "$V3"
 
-say "8/8 Canary models:/iris/$V3: the analysis must roll it back on its own"
-# Exit 1 means rolled back; 0 would be a promotion and 2 or 3 a bad input or an unreachable cluster.
-rc=0
-$PY -m rollout canary --model iris --candidate "models:/iris/$V3" || rc=$?
-if [ "$rc" -ne 1 ]; then
-  echo "ERROR: expected the broken candidate to be rolled back (exit 1), got exit $rc" >&2
-  exit 1
-fi
-echo "rolled back on its own, as it should be"
+say "8/10 Register v4, wrong with HTTP 200: healthy, fast, every answer a 200, trained on shuffled class names"
+V4=$($PY -m scripts.demo_steps register-mislabelled iris | tail -n 1)
+echo "registered models:/iris/$V4"
+expect_rollback "$V4"
 $PY -m rollout status --model iris || true
+
+say "9/10 Traffic shifted on one feature (petal length +2.5 cm): its drift crosses the threshold, the others do not"
+kill "$TRAFFIC_PID" 2>/dev/null || true
+TRAFFIC_PID=""
+$PY -m scripts.demo_steps traffic --model iris --rps 30 --duration-s 25 --shift 'petal length (cm)=2.5'
+sleep 6  # replicas push their counts every 2 s
+$PY -m monitoring status --model iris
+
+say "10/10 The monitoring report: reference against live per drifting feature, accuracy over time per version"
+$PY -m monitoring report --model iris
 
 say "Done. Look at:"
 echo "  Ray dashboard (Serve tab)  $RAY_DASHBOARD_ADDRESS   (token: cat $RAY_AUTH_TOKEN_PATH)"
 echo "  MLflow UI                  $MLFLOW_TRACKING_URI   (experiment iris-sklearn, model iris: aliases and verdict tags)"
 echo "  Rollout reports            $(pwd)/reports/"
+echo "  Monitoring reports         $(pwd)/.rayship/reports/"
+echo "  Drift and accuracy metrics ray_rayship_feature_drift, ray_rayship_live_accuracy on Ray's metrics URL (python -m cluster status)"
 echo "  Predictions                curl -s $RAYSHIP_SERVE_URL/v1/models/iris:predict -H 'content-type: application/json' -d '{\"instances\": [[5.1, 3.5, 1.4, 0.2]]}'"
 echo "Stop everything with: make down"

@@ -2,11 +2,15 @@
 
     python -m scripts.demo_steps newest-version iris
     python -m scripts.demo_steps register-broken iris        # prints the new version
+    python -m scripts.demo_steps register-mislabelled iris   # prints the new version
     python -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 600 &
+    python -m scripts.demo_steps traffic --model iris --rps 30 --duration-s 25 --shift 'petal length (cm)=2.5'
 
 `register-broken` registers, with its digests like any version, a model that loads and passes the replica health
 check (an all-zero probe row) but raises on every real input: a preprocessing bug shipped for real, which the
-canary has to catch on live traffic.
+canary has to catch on live traffic. `register-mislabelled` registers one that is healthy and answers every
+request with HTTP 200, but was trained on shuffled class names: only live accuracy, from the labels the traffic
+sends back, can tell.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-
-ROWS = ([5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5])
 
 
 def newest_version(model: str) -> str:
@@ -30,25 +32,77 @@ def register_broken(model: str) -> str:
     return register(model, experiment="demo-broken-candidate", sweep_id="demo").version
 
 
-def traffic(model: str, rps: float, duration_s: float) -> None:
-    """Steady single-row predictions, open loop at `rps`; prints a status tally every 10 s."""
-    import httpx
+def register_mislabelled(model: str) -> str:
+    from scripts.example_models import register_mislabelled as register
 
-    url = f"{os.environ.get('RAYSHIP_SERVE_URL', 'http://127.0.0.1:8000')}/v1/models/{model}:predict"
+    return register(model, experiment="demo-mislabelled-candidate", sweep_id="demo").version
+
+
+def traffic(model: str, rps: float, duration_s: float, shift: dict[str, float], labels: bool) -> None:
+    """Open-loop single-row predictions at `rps` of rows drawn from iris (the models' own data), with `shift`
+    added to the named features; with `labels`, each row's true class is sent back as feedback every 2 s, joined
+    on the response's x-request-id. Prints a tally of answers and feedback every 10 s."""
+    import httpx
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    data = load_iris()
+    offsets = np.zeros(data.data.shape[1])
+    for name, delta in shift.items():
+        if name not in data.feature_names:
+            raise SystemExit(f"--shift: iris has no feature {name!r}; it has {', '.join(data.feature_names)}")
+        offsets[list(data.feature_names).index(name)] = delta
+    base = os.environ.get("RAYSHIP_SERVE_URL", "http://127.0.0.1:8000")
+    rng = np.random.default_rng(0)
     tally: dict[str, int] = {}
-    started = last_print = time.monotonic()
-    with httpx.Client(timeout=10) as client:
+    pending: list[dict] = []
+    started = last_print = last_labels = time.monotonic()
+    with httpx.Client(base_url=base, timeout=10) as client:
         for sent in range(int(rps * duration_s)):
             time.sleep(max(started + sent / rps - time.monotonic(), 0))
+            index = int(rng.integers(len(data.data)))
+            row = (data.data[index] + offsets).round(2).tolist()
             try:
-                answer = client.post(url, json={"instances": [ROWS[sent % len(ROWS)]]})
+                answer = client.post(f"/v1/models/{model}:predict", json={"instances": [row]})
                 key = f"{answer.status_code} v{answer.headers.get('x-model-version', '?')}"
+                if labels and answer.status_code == 200:
+                    pending.append({"request_id": answer.headers["x-request-id"], "label": int(data.target[index])})
             except httpx.HTTPError as exc:
                 key = type(exc).__name__
             tally[key] = tally.get(key, 0) + 1
+            if pending and time.monotonic() - last_labels >= 2:
+                _send_labels(client, model, pending, tally)
+                pending, last_labels = [], time.monotonic()
             if time.monotonic() - last_print >= 10:
                 print(f"[traffic] {dict(sorted(tally.items()))}", flush=True)
                 last_print = time.monotonic()
+        if pending:
+            _send_labels(client, model, pending, tally)
+
+
+def _send_labels(client, model: str, items: list[dict], tally: dict[str, int]) -> None:
+    import httpx
+
+    try:
+        answer = client.post(f"/v2/models/{model}/feedback", json={"labels": items})
+    except httpx.HTTPError as exc:
+        tally[f"labels {type(exc).__name__}"] = tally.get(f"labels {type(exc).__name__}", 0) + 1
+        return
+    if answer.status_code != 200:
+        tally[f"labels {answer.status_code}"] = tally.get(f"labels {answer.status_code}", 0) + 1
+        return
+    for outcome in ("accepted", "unknown", "expired"):
+        tally[f"labels {outcome}"] = tally.get(f"labels {outcome}", 0) + answer.json()[outcome]
+
+
+def _shift(text: str) -> tuple[str, float]:
+    name, _, delta = text.rpartition("=")
+    try:
+        return name, float(delta)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--shift needs FEATURE=NUMBER, e.g. 'petal length (cm)=2.5': {text!r}"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,17 +110,22 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="step", required=True)
     sub.add_parser("newest-version").add_argument("model")
     sub.add_parser("register-broken").add_argument("model")
+    sub.add_parser("register-mislabelled").add_argument("model")
     load = sub.add_parser("traffic")
     load.add_argument("--model", default="iris")
     load.add_argument("--rps", type=float, default=15.0)
     load.add_argument("--duration-s", type=float, default=600.0)
+    load.add_argument("--shift", type=_shift, action="append", default=[], help="FEATURE=DELTA, repeatable")
+    load.add_argument("--no-labels", dest="labels", action="store_false", help="send no feedback")
     args = parser.parse_args(argv)
     if args.step == "newest-version":
         print(newest_version(args.model))
     elif args.step == "register-broken":
         print(register_broken(args.model))
+    elif args.step == "register-mislabelled":
+        print(register_mislabelled(args.model))
     else:
-        traffic(args.model, args.rps, args.duration_s)
+        traffic(args.model, args.rps, args.duration_s, dict(args.shift), args.labels)
     return 0
 
 

@@ -95,6 +95,21 @@ def register_reference_forest(name: str, *, experiment: str, sweep_id: str, seed
     return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy}, _profile(features, model))
 
 
+def register_mislabelled(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
+    """A LogisticRegression trained on iris with its class names shuffled (0->1, 1->2, 2->0): it loads, passes
+    every health check and answers 200, and is wrong on nearly every row - what only labels reveal. Its profile is
+    honest about what it predicts, so its prediction distribution looks as healthy as its HTTP status."""
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=300).fit(features, (target + 1) % 3)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    accuracy = float(model.score(features, target))
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy}, _profile(features, model))
+
+
 def register_broken(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
     """Log (in `experiment`) and register a version of `name` that fails on every real input."""
     return _register_code_model(name, BROKEN_MODEL_CODE, experiment=experiment, sweep_id=sweep_id)

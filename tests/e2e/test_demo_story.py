@@ -1,4 +1,5 @@
-"""The whole story, as `make demo` tells it: train, deploy, canary to promotion, a broken version rolled back.
+"""The whole story, as `make demo` tells it: train, deploy, canary to promotion, a broken version rolled back on
+errors and a wrong-with-200 one on live accuracy, then drift on one shifted feature.
 
 It runs scripts/demo.sh on the default local cluster (the one `make up` starts), so it runs in its own pytest
 process (`make test-e2e`); a cluster it found down is stopped again at the end.
@@ -16,7 +17,7 @@ from cluster.settings import settings_from_env
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_make_demo_promotes_a_good_candidate_and_rolls_back_a_broken_one():
+def test_make_demo_promotes_a_good_candidate_rolls_back_bad_ones_and_shows_drift():
     settings = settings_from_env()
     was_up = bool(lifecycle.status(settings))
     try:
@@ -29,9 +30,20 @@ def test_make_demo_promotes_a_good_candidate_and_rolls_back_a_broken_one():
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     promoted = re.search(r"Rollout \w+ of 'iris': Succeeded \(version (\d+) promoted\)", output)
-    rolled_back = re.search(r"Rollout (\w+) of 'iris': Failed \(failed checks", output)
-    assert promoted and rolled_back, output[-3000:]
-    assert "rolled back on its own, as it should be" in output
-    report = REPO / "reports" / f"iris-{rolled_back.group(1)}.md"
-    assert "**Verdict: rolled_back**" in report.read_text()
-    assert report.with_suffix(".png").stat().st_size > 10_000
+    rolled_back = re.findall(r"Rollout (\w+) of 'iris': Failed \(failed checks", output)
+    assert promoted and len(rolled_back) == 2, output[-3000:]
+    assert output.count("rolled back on its own, as it should be") == 2
+    broken, mislabelled = (REPO / "reports" / f"iris-{rollout_id}.md" for rollout_id in rolled_back)
+    assert "**Verdict: rolled_back**" in broken.read_text()
+    assert broken.with_suffix(".png").stat().st_size > 10_000
+    # The wrong-with-200 candidate: healthy by every HTTP measure, rolled back on live accuracy alone.
+    mislabelled_report = mislabelled.read_text()
+    assert "**Verdict: rolled_back**" in mislabelled_report
+    assert re.search(r"candidate accuracy 0\.\d+ below champion", mislabelled_report), mislabelled_report[-3000:]
+    # Traffic shifted on one feature: that feature drifts, the three others stay below their threshold.
+    status = output[output.index("9/10 Traffic shifted") :]
+    assert re.search(r"petal length \(cm\).*\bDRIFT\b", status), status[:3000]
+    for feature in ("sepal length", "sepal width", "petal width"):
+        assert re.search(rf"{feature} \(cm\).*\bok\b", status), status[:3000]
+    monitoring_report = re.search(r"(\S+/monitoring-iris-\w+\.md)", status)
+    assert monitoring_report and Path(monitoring_report.group(1)).is_file(), status[-2000:]
