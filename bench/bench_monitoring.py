@@ -20,7 +20,8 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.bench_serving import combine
+from bench import cpu_meter
+from bench.bench_serving import cluster_session, combine, probe
 from bench.peers.load import missing_tools, run_wrk, write_script
 from bench.peers.rayship import pin_cluster, policy, register_reference
 from bench.peers.server import LOAD_CPU, SERVER_CPU
@@ -61,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         admin.deploy(previous)
     results = {key: combine(rows) for key, rows in runs.items()}
     ratios = {name: paired_ratio(runs[f"{name} on"], runs[f"{name} off"]) for name in models}
-    print_table(results, ratios, args.connections)
+    cpu_ratios = {name: cpu_ratio(results[f"{name} on"], results[f"{name} off"]) for name in models}
+    print_table(results, ratios, cpu_ratios, args.connections)
     out = args.results_dir / f"monitoring-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     conditions = {"repeats": args.repeats, "duration_s": args.duration_s, "connections": args.connections}
-    out.write_text(json.dumps({"conditions": conditions, "results": results, "ratios": ratios}, indent=2))
+    document = {"conditions": conditions, "results": results, "ratios": ratios, "cpu_ratios": cpu_ratios}
+    out.write_text(json.dumps(document, indent=2))
     print(f"\nresults: {out}")
     return 1 if any(row["non_2xx"] for row in results.values()) else 0
 
@@ -101,13 +104,19 @@ def start(admin: ServeAdmin, models: dict) -> dict[str, str]:
 
 
 def measure(urls: dict[str, str], scripts: dict[str, Path], args) -> dict[str, list[dict]]:
+    """wrk runs per (model, variant), each with the serving processes' CPU milliseconds per request by role."""
     runs: dict[str, list[dict]] = {key: [] for key in urls}
+    cpu = probe(cluster_session())
     for key, url in urls.items():  # warm-up, unrecorded
         run_wrk(url, scripts[key.split()[0]], args.connections, 3, LOAD_CPU)
     for repeat in range(1, args.repeats + 1):
         for key, url in urls.items():
             print(f"repeat {repeat}/{args.repeats}: {key} c={args.connections} ...", flush=True)
-            runs[key].append(run_wrk(url, scripts[key.split()[0]], args.connections, args.duration_s, LOAD_CPU))
+            before = cpu() if cpu else None
+            row = run_wrk(url, scripts[key.split()[0]], args.connections, args.duration_s, LOAD_CPU)
+            if before is not None:
+                row["cpu_ms_per_request"] = cpu_meter.ms_per_request(before, cpu(), row["requests"])
+            runs[key].append(row)
     return runs
 
 
@@ -116,13 +125,30 @@ def paired_ratio(on: list[dict], off: list[dict]) -> float:
     return statistics.median(a["requests_per_s"] / b["requests_per_s"] for a, b in zip(on, off, strict=True))
 
 
-def print_table(results: dict[str, dict], ratios: dict[str, float], connections: int) -> None:
-    print(f"\n{'model monitoring':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+def cpu_ratio(on: dict, off: dict) -> float | None:
+    """Serving CPU per request off / on (every serving process, the monitor included): what the throughput ratio
+    would be on a core the serving processes had to themselves, without the machine's noise."""
+    spent_on, spent_off = (
+        sum(on.get("cpu_ms_per_request", {}).values()),
+        sum(off.get("cpu_ms_per_request", {}).values()),
+    )
+    return spent_off / spent_on if spent_on and spent_off else None
+
+
+def print_table(
+    results: dict[str, dict], ratios: dict[str, float], cpu_ratios: dict[str, float | None], connections: int
+) -> None:
+    print(f"\n{'model monitoring':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  CPU ms per request by process role")
     for key, row in results.items():
-        print(f"{key:<18} {row['requests_per_s']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
+        cpu = ", ".join(f"{role} {ms:.3f}" for role, ms in sorted(row.get("cpu_ms_per_request", {}).items()))
+        print(f"{key:<18} {row['requests_per_s']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}  {cpu}")
     for name, ratio in ratios.items():
         verdict = "met" if ratio >= TARGET else "NOT met"
-        print(f"monitoring on / off, {name}, c={connections}: {ratio:.3f} (target >= {TARGET}: {verdict})")
+        cpu = f"{cpu_ratios[name]:.3f}" if cpu_ratios.get(name) else "not measured"
+        print(
+            f"monitoring on / off, {name}, c={connections}: throughput {ratio:.3f} (target >= {TARGET}: {verdict}); "
+            f"serving CPU per request off / on {cpu}"
+        )
 
 
 if __name__ == "__main__":

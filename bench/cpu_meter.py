@@ -23,6 +23,7 @@ SERVING_ROLES = {
     "version": (f":{VERSION_DEPLOYMENT}",),
     "direct": ("ServeReplica:bench-direct:",),
     "direct_protocols": ("ServeReplica:bench-direct-protocols:",),
+    "monitor": ("ray::MonitorActor",),
 }
 
 

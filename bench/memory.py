@@ -31,6 +31,7 @@ ROLES = (
     ("gateway replicas", SERVING_ROLES["gateway"]),
     ("other Serve replicas", ("ServeReplica:",)),
     ("Serve control (controller, proxy, HAProxy)", ("ServeController", "HAProxyManager", *SERVING_ROLES["ingress"])),
+    ("rayship actors (stats aggregator, monitor)", ("ray::MetricsAggregator", *SERVING_ROLES["monitor"])),
     ("MLflow server", ("mlflow", "huey")),
     ("Ray (GCS, raylet, dashboard, agents, idle workers)", ("",)),
 )

@@ -3,6 +3,7 @@ deployed through the Serve REST router, and steady client traffic that counts wh
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from sklearn.datasets import load_iris
 
 from cluster.settings import ClusterSettings
 from cluster.token import token_path
@@ -24,7 +26,7 @@ from rollout.adapters.metrics_source import STATS_PATH
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.cli import SPEC_DIR
 from rollout.clock import SystemClock
-from scripts.example_models import register_broken, register_iris
+from scripts.example_models import register_broken, register_iris, register_mislabelled
 
 MODEL = "iris-rollout"
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -62,6 +64,8 @@ class Traffic:
     """Steady predictions from a background thread; counts answers by (status, x-model-version) and logs each.
 
     With `users`, request i carries the header `user_header: user-<i mod users>`, as callers of an A/B test do.
+    With `labels`, rows are drawn from iris and each answer's true class is posted back every second
+    (`POST /v2/models/{model}/feedback`, joined on the response's x-request-id); `labelled` counts them.
     """
 
     def __init__(
@@ -71,8 +75,15 @@ class Traffic:
         rps: float = 20.0,
         users: int = 0,
         user_header: str = "x-user-id",
+        labels: bool = False,
     ) -> None:
         self.url = f"{serve_url}/v1/models/{model}:predict"
+        self.feedback_url = f"{serve_url}/v2/models/{model}/feedback"
+        self.labels = labels
+        self.labelled = 0
+        self._pending: list[dict] = []
+        self._iris = load_iris()
+        self._rng = random.Random(0)
         self.period_s = 1.0 / rps
         self.users, self.user_header = users, user_header
         self.answers: Counter[tuple[int, str]] = Counter()
@@ -91,27 +102,44 @@ class Traffic:
 
     def _run(self) -> None:
         with httpx.Client(timeout=30) as client:
-            sent = 0
+            sent, labelled_at = 0, time.monotonic()
             while not self._stop.is_set():
                 started = time.monotonic()
                 user = f"user-{sent % self.users}" if self.users else None
                 self._send(client, user)
                 sent += 1
+                if self._pending and started - labelled_at >= 1.0:
+                    self._send_labels(client)
+                    labelled_at = started
                 self._stop.wait(max(self.period_s - (time.monotonic() - started), 0))
 
     def _send(self, client: httpx.Client, user: str | None) -> None:
         headers = {self.user_header: user} if user is not None else {}
+        index = self._rng.randrange(len(self._iris.target)) if self.labels else None
+        row = ROW if index is None else self._iris.data[index].tolist()
         sent_at_s = time.time()
         try:
-            response = client.post(self.url, json={"instances": [ROW]}, headers=headers)
+            response = client.post(self.url, json={"instances": [row]}, headers=headers)
         except httpx.HTTPError as exc:
             status, version, text = 0, "", repr(exc)
         else:
             status, version, text = response.status_code, response.headers.get("x-model-version", ""), response.text
+            if index is not None and status == 200:
+                label = int(self._iris.target[index])
+                self._pending.append({"request_id": response.headers["x-request-id"], "label": label})
         self.answers[(status, version)] += 1
         self.log.append(Answer(sent_at_s, time.time(), user, status, version))
         if status != 200:
             self.failures.append((time.time(), status, version, text[:200]))
+
+    def _send_labels(self, client: httpx.Client) -> None:
+        try:
+            response = client.post(self.feedback_url, json={"labels": self._pending})
+        except httpx.HTTPError:
+            return  # the next second's batch tries again with these too
+        if response.status_code == 200:
+            self.labelled += response.json()["accepted"]
+            self._pending = []
 
 
 @pytest.fixture
@@ -130,12 +158,14 @@ def serve_router(cluster: ClusterSettings, token: str) -> Iterator[ServeRestRout
 
 @pytest.fixture(scope="session")
 def rollout_versions(cluster: ClusterSettings) -> dict[str, PinnedVersion]:
-    """A champion, a good candidate and a candidate that deploys, reaches RUNNING, then fails on every real
-    input (`scripts.example_models.register_broken`), registered once."""
+    """A champion, a good candidate, a candidate that deploys, reaches RUNNING, then fails on every real input
+    (`scripts.example_models.register_broken`), and one healthy but wrong with HTTP 200 (`register_mislabelled`),
+    registered once."""
     return {
         "champion": register_iris(MODEL, **LINEAGE),
         "good": register_iris(MODEL, **LINEAGE),
         "broken": register_broken(MODEL, **LINEAGE),
+        "mislabelled": register_mislabelled(MODEL, **LINEAGE),
     }
 
 

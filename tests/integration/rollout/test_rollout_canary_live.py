@@ -4,7 +4,9 @@ registry, the Serve REST router and the gateway's stats endpoint, with steady cl
 - a good candidate walks 20/40/60/80 % and is promoted; no client request fails;
 - a candidate that deploys fine but fails on real input (HTTP 500) is rolled back from its first step, and
   with failover on no client sees a failure;
-- a candidate whose app cannot start is aborted before it gets any traffic; the champion is untouched.
+- a candidate whose app cannot start is aborted before it gets any traffic; the champion is untouched;
+- a candidate that is healthy and answers every request with 200 but wrongly (trained on shuffled class names) is
+  rolled back by the accuracy check, from the labels the traffic posts back.
 """
 
 from __future__ import annotations
@@ -139,3 +141,28 @@ def test_a_candidate_that_cannot_start_is_aborted_and_the_champion_untouched(
     live = serve_router.applied()
     assert live.weights(MODEL) == {champion.version: 100}
     assert live.app_names() == ["gateway", f"{MODEL}-v{champion.version}"]
+
+
+def test_a_candidate_wrong_with_http_200_is_rolled_back_on_live_accuracy(
+    cluster: ClusterSettings,
+    token: str,
+    serve_router: ServeRestRouter,
+    rollout_versions: dict,
+    serve_champion,
+    traffic,
+    tmp_path: Path,
+) -> None:
+    champion, wrong = serve_champion, rollout_versions["mislabelled"]
+    driver, history = drive(cluster, token, serve_router, tmp_path, wrong.version)
+    with traffic(cluster.serve_url, labels=True) as seen:
+        final = driver.run(wrong.version)
+
+    assert (final.phase, final.candidate_weight) == (Phase.FAILED, 0), final.message
+    assert seen.failures == [] and seen.answers[(200, wrong.version)] > 0  # healthy by every HTTP measure
+    assert seen.labelled > 0
+    assert serve_router.applied().weights(MODEL) == {champion.version: 100}
+    analysed = [record for record in history.read(final.rollout_id) if record.checks]
+    failed = {check.name for record in analysed for check in record.checks if not check.passed}
+    assert failed == {"accuracy_vs_champion"}, [check for record in analysed for check in record.checks]
+    files = write_report(tmp_path / "reports", history.read(final.rollout_id), RolloutStore(tmp_path, MODEL).events())
+    assert "Accuracy check against the champion" in files.markdown.read_text()
