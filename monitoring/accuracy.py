@@ -31,8 +31,9 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from monitoring.contract import Strict
 from monitoring.labels import JoinedLabel
 from monitoring.spec import LabelSpec, Task, WindowSpec
 from monitoring.windows import SlidingWindow, WindowCounts
@@ -53,11 +54,7 @@ class LabelVerdict(StrEnum):
     OK = "ok"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AccuracyReport(_Strict):
+class AccuracyReport(Strict):
     """A version's live accuracy over the label window."""
 
     task: Task = Field(description="classification or regression: which figures below are set.")
@@ -80,7 +77,7 @@ class AccuracyReport(_Strict):
     )
 
 
-class AccuracyPoint(_Strict):
+class AccuracyPoint(Strict):
     """One time bucket of the label window."""
 
     start_s: float = Field(description="Bucket start, Unix seconds.")

@@ -10,9 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from monitoring.binning import Binner
+from monitoring.contract import Strict
 from monitoring.profile import CategoricalFeature, ReferenceProfile
 from monitoring.sketch import CLASSES, FEATURES, SCORES
 from monitoring.spec import DriftSpec, MonitorSpec
@@ -28,11 +29,7 @@ class Verdict(StrEnum):
     DRIFT = "drift"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeatureDrift(_Strict):
+class FeatureDrift(Strict):
     """One feature's distance from its reference over the window."""
 
     feature: str = Field(description="Column name.")
@@ -45,7 +42,7 @@ class FeatureDrift(_Strict):
     js: float = Field(description="Jensen-Shannon distance (base 2) against the reference.")
 
 
-class PredictionDrift(_Strict):
+class PredictionDrift(Strict):
     """The predictions' distance from the holdout predictions' distribution."""
 
     over: str = Field(description="classes or scores: which distribution was compared.")
@@ -55,7 +52,7 @@ class PredictionDrift(_Strict):
     drifted: bool = Field(description="Whether the score crossed the threshold.")
 
 
-class DriftReport(_Strict):
+class DriftReport(Strict):
     """A window of one version, scored."""
 
     verdict: Verdict = Field(description="no reference profile, insufficient data, ok or drift.")

@@ -36,7 +36,9 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from monitoring.contract import Strict
 
 # The longest request id a label may name (the gateway's own ids are at most 128 characters).
 MAX_REQUEST_ID_CHARS = 256
@@ -46,11 +48,7 @@ MAX_LABEL_CHARS = 256
 Scalar = bool | int | float | str
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PredictionRecord(_Strict):
+class PredictionRecord(Strict):
     """One served request, as the gateway records it to wait for its labels."""
 
     request_id: str = Field(description="The request's `x-request-id`, the key a label names.")
@@ -60,7 +58,7 @@ class PredictionRecord(_Strict):
     served_at_s: float = Field(description="When the prediction was served, Unix seconds.")
 
 
-class LabelItem(_Strict):
+class LabelItem(Strict):
     """The ground truth of one earlier request: one label for a one-row request, or one per row."""
 
     request_id: str = Field(
@@ -85,7 +83,7 @@ class LabelItem(_Strict):
         return list(self.label) if isinstance(self.label, list) else [self.label]
 
 
-class JoinedLabel(_Strict):
+class JoinedLabel(Strict):
     """A prediction paired with its labels, for the version's accuracy window."""
 
     request_id: str = Field(description="The request both came with.")
@@ -95,7 +93,7 @@ class JoinedLabel(_Strict):
     delay_s: float = Field(description="Seconds from serving the prediction to joining its label.")
 
 
-class JoinResult(_Strict):
+class JoinResult(Strict):
     """What became of each label item of one feedback call."""
 
     accepted: int = Field(description="Items joined with their prediction (each is in `joined`).")

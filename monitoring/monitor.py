@@ -10,10 +10,11 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from monitoring.accuracy import AccuracyPoint, AccuracyReport, AccuracyWindow, infer_task, same_value
 from monitoring.binning import Binner
+from monitoring.contract import Strict
 from monitoring.drift import DriftReport, score_window
 from monitoring.labels import JoinResult, JoinStore, LabelItem, PredictionRecord
 from monitoring.profile import CategoricalFeature, ReferenceProfile
@@ -25,11 +26,7 @@ from monitoring.windows import SlidingWindow
 FORGET_AFTER_S = 60.0
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MonitorPush(_Strict):
+class MonitorPush(Strict):
     """One version replica's report to the monitor."""
 
     model: str = Field(description="Registered model name.")
@@ -42,13 +39,13 @@ class MonitorPush(_Strict):
     counts: SketchCounts | None = Field(description="Cumulative counts since the replica started; null: no profile.")
 
 
-class PushReply(_Strict):
+class PushReply(Strict):
     """What the monitor answers a push."""
 
     need_profile: bool = Field(description="Send the profile with the next push: the monitor does not have it.")
 
 
-class VersionStatus(_Strict):
+class VersionStatus(Strict):
     """One version as the monitor sees it."""
 
     version: str = Field(description="Version number as a string.")
@@ -66,7 +63,7 @@ class VersionStatus(_Strict):
     correct_total: int = Field(description="Of those, rows whose prediction equalled the label (classification).")
 
 
-class LabelTotals(_Strict):
+class LabelTotals(Strict):
     """Feedback items of one model since the monitor started, by outcome."""
 
     accepted: int = Field(0, description="Items joined with their prediction.")
@@ -77,7 +74,7 @@ class LabelTotals(_Strict):
     pending: int = Field(0, description="Predictions waiting for a label now.")
 
 
-class ModelStatus(_Strict):
+class ModelStatus(Strict):
     """`GET /-/rayship/monitoring?model=M`: every monitored version of one model."""
 
     model: str = Field(description="Registered model name.")
@@ -88,7 +85,7 @@ class ModelStatus(_Strict):
     labels: LabelTotals = Field(description="Feedback received for the model, by outcome.")
 
 
-class DistributionDetail(_Strict):
+class DistributionDetail(Strict):
     """One distribution of a version, reference against the drift window, bin for bin."""
 
     name: str = Field(description="Feature name, or 'predictions (classes)' / 'predictions (scores)'.")
@@ -97,7 +94,7 @@ class DistributionDetail(_Strict):
     live: list[int] = Field(description="Rows per bin in the drift window.")
 
 
-class VersionDetail(_Strict):
+class VersionDetail(Strict):
     """`GET /-/rayship/monitoring/detail?model=M`, per version: what the report plots."""
 
     version: str = Field(description="Version number as a string.")

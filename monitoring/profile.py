@@ -16,8 +16,9 @@ import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from monitoring.contract import Strict, first_problem
 from monitoring.errors import ProfileInvalidError
 from monitoring.stats import quantile_edges
 
@@ -29,11 +30,7 @@ DEFAULT_BINS = 10
 PROBABILITY_EDGES = tuple(round(i / 10, 1) for i in range(11))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NumericFeature(_Strict):
+class NumericFeature(Strict):
     """A numeric feature's quantile bin edges and the reference rows in each bin."""
 
     kind: Literal["numeric"] = Field("numeric", description="Always 'numeric'.")
@@ -46,7 +43,7 @@ class NumericFeature(_Strict):
         return len(self.edges) + 1
 
 
-class CategoricalFeature(_Strict):
+class CategoricalFeature(Strict):
     """A categorical feature's reference vocabulary and the reference rows per category."""
 
     kind: Literal["categorical"] = Field("categorical", description="Always 'categorical'.")
@@ -62,7 +59,7 @@ class CategoricalFeature(_Strict):
 FeatureProfile = Annotated[NumericFeature | CategoricalFeature, Field(discriminator="kind")]
 
 
-class PredictionProfile(_Strict):
+class PredictionProfile(Strict):
     """The distribution of the model's predictions on the holdout data."""
 
     classes: list[Any] | None = Field(description="Class labels for a classifier; null for a regressor.")
@@ -74,7 +71,7 @@ class PredictionProfile(_Strict):
     score_counts: list[int] | None = Field(description="Holdout predictions per score bin.")
 
 
-class ReferenceProfile(_Strict):
+class ReferenceProfile(Strict):
     """Everything a replica needs to bin live traffic and the monitor needs to score it."""
 
     format_version: Literal[1] = Field(1, description="Version of this file's layout.")
@@ -97,9 +94,7 @@ def parse_profile(text: str, where: str) -> ReferenceProfile:
     try:
         return ReferenceProfile.model_validate_json(text)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(root)"
-        raise ProfileInvalidError(where, f"{field}: {first['msg']}") from None
+        raise ProfileInvalidError(where, first_problem(exc)) from None
 
 
 def build_profile(

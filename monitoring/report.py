@@ -16,9 +16,10 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from monitoring.accuracy import AccuracyReport, LabelVerdict
+from monitoring.contract import Strict
 from monitoring.drift import DriftReport, FeatureDrift, PredictionDrift, Verdict
 from monitoring.monitor import DistributionDetail, ModelStatus, VersionDetail, VersionStatus
 
@@ -31,19 +32,15 @@ PREDICTIONS_PREFIX = "predictions ("
 _PLOT_PRIORITY = {Verdict.DRIFT: 0, Verdict.OK: 1, Verdict.INSUFFICIENT: 2, Verdict.NO_PROFILE: 3}
 
 
-class ReportFiles(BaseModel):
+class ReportFiles(Strict):
     """Where `write_report` wrote the report."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     markdown: Path = Field(description="The Markdown report.")
     plot: Path = Field(description="The PNG it embeds, beside it.")
 
 
-class VersionPanels(BaseModel):
+class VersionPanels(Strict):
     """The bar charts of one version in the figure, in the order they are drawn."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str = Field(description="Version number as a string.")
     distributions: list[DistributionDetail] = Field(description="At most `MAX_FEATURE_PANELS`.")

@@ -8,18 +8,17 @@ A replica pushes its cumulative totals; the monitor takes differences, so a lost
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from monitoring.binning import Binner
+from monitoring.contract import Strict
 from monitoring.profile import ReferenceProfile
 
 FEATURES, CLASSES, SCORES = "features", "classes", "scores"
 
 
-class SketchCounts(BaseModel):
+class SketchCounts(Strict):
     """Cumulative counts of one replica (or a sum of them), in the profile's bin layout."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rows: int = Field(ge=0, description="Rows binned.")
     features: list[int] = Field(description="Flat per-feature bin counts, features in profile order.")

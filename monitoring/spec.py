@@ -10,19 +10,16 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from monitoring.contract import Strict, first_problem
 from monitoring.errors import MonitorSpecError
 
 DriftStatistic = Literal["psi", "js"]
 Task = Literal["classification", "regression"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WindowSpec(_Strict):
+class WindowSpec(Strict):
     """How much recent traffic a drift score looks at: the newest buckets up to `rows`, none older than `seconds`."""
 
     rows: int = Field(1000, ge=10, le=10_000_000, description="Most rows in a window (newest buckets first).")
@@ -36,7 +33,7 @@ class WindowSpec(_Strict):
         return self
 
 
-class DriftSpec(_Strict):
+class DriftSpec(Strict):
     """When a distribution counts as drifted from the reference."""
 
     statistic: DriftStatistic = Field(
@@ -45,7 +42,7 @@ class DriftSpec(_Strict):
     threshold: float = Field(0.25, gt=0, description="Drifted when the statistic is above this.")
 
 
-class LabelSpec(_Strict):
+class LabelSpec(Strict):
     """Ground truth: how long a prediction waits for its label, how many wait, and the window accuracy is read on."""
 
     ttl_s: float = Field(
@@ -73,7 +70,7 @@ class LabelSpec(_Strict):
         return self
 
 
-class MonitorSpec(_Strict):
+class MonitorSpec(Strict):
     """What the monitor watches for one model, and when it calls a window drifted."""
 
     model: str = Field(min_length=1, description="Registered model name, e.g. 'iris'.")
@@ -114,6 +111,4 @@ def parse_spec(raw: object, where: str) -> MonitorSpec:
     try:
         return MonitorSpec.model_validate(raw)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(root)"
-        raise MonitorSpecError(where, f"{field}: {first['msg']}") from None
+        raise MonitorSpecError(where, first_problem(exc)) from None

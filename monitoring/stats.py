@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from monitoring.contract import Strict
 
 Counts = np.ndarray | Sequence[float]
 
 
-class ChiSquare(BaseModel):
+class ChiSquare(Strict):
     """The result of a chi-square test of homogeneity between reference and live counts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     statistic: float = Field(description="Pearson's chi-square statistic (no continuity correction).")
     p_value: float = Field(description="Probability of a statistic at least this large if both share one distribution.")

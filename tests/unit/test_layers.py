@@ -30,7 +30,7 @@ PROJECT = set(ALLOWED) | {"scripts", "bench", "tests"}
 PURE_CORE = REPO / "rollout" / "core"
 # Modules outside the core that it may use because they are pure too (the one latency histogram; the distances
 # between distributions that prediction drift is measured with).
-PURE_SHARED = {"deployments.histogram", "monitoring.stats"}
+PURE_SHARED = {"deployments.histogram", "monitoring.stats", "monitoring.contract"}
 # Libraries that compute without I/O: schemas, and the arrays and special functions of monitoring.stats.
 PURE_THIRD_PARTY = {"pydantic", "numpy", "scipy"}
 
