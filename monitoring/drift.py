@@ -14,7 +14,7 @@ from pydantic import Field
 
 from monitoring.binning import Binner
 from monitoring.contract import Strict
-from monitoring.profile import CategoricalFeature, ReferenceProfile
+from monitoring.profile import CategoricalFeature, FeatureProfile, ReferenceProfile
 from monitoring.sketch import CLASSES, FEATURES, SCORES
 from monitoring.spec import DriftSpec, MonitorSpec
 from monitoring.stats import chi_square, js_distance, psi
@@ -62,7 +62,9 @@ class DriftReport(Strict):
     prediction: PredictionDrift | None = Field(description="Prediction drift; null when unscored or not profiled.")
 
 
-def score_window(profile: ReferenceProfile | None, counts: dict[str, np.ndarray], rows: int, spec: MonitorSpec):
+def score_window(
+    profile: ReferenceProfile | None, counts: dict[str, np.ndarray], rows: int, spec: MonitorSpec
+) -> DriftReport:
     """The window's `DriftReport` under `spec`."""
     if profile is None:
         return DriftReport(verdict=Verdict.NO_PROFILE, rows=rows, min_rows=spec.min_rows, features=[], prediction=None)
@@ -84,7 +86,7 @@ def score_window(profile: ReferenceProfile | None, counts: dict[str, np.ndarray]
     )
 
 
-def _feature_drift(feature, live: np.ndarray, spec: MonitorSpec) -> FeatureDrift:
+def _feature_drift(feature: FeatureProfile, live: np.ndarray, spec: MonitorSpec) -> FeatureDrift:
     reference = np.asarray(feature.counts)
     distances = {"psi": psi(reference, live), "js": js_distance(reference, live)}
     if isinstance(feature, CategoricalFeature):
