@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def start(admin: ServeAdmin, models: dict) -> dict[str, str]:
     """Register and serve every (model, variant); return the infer URL of each, keyed 'rf on', 'rf off', ..."""
-    urls, apps, versions = {}, [], []
+    urls, apps, versions, unmonitored = {}, [], [], []
     for name, model in models.items():
         for variant, monitored in VARIANTS.items():
             prefix = PREFIX if monitored else f"{PREFIX}off-"
@@ -90,11 +90,12 @@ def start(admin: ServeAdmin, models: dict) -> dict[str, str]:
                 )
             )
             versions.append(pinned)
+            if not monitored:
+                unmonitored.append(pinned.name)
             urls[f"{name} {variant}"] = f"{admin.settings.serve_url}/v2/models/{pinned.name}/infer"
     gateway = policy(versions)
-    for pinned in versions:  # 'off' is off everywhere: no binning in the replicas, no predictions kept for labels
-        if pinned.name.startswith(f"{PREFIX}off-"):
-            gateway.models[pinned.name] = gateway.models[pinned.name].model_copy(update={"record_predictions": False})
+    for name in unmonitored:  # 'off' is off everywhere: no binning in the replicas, no predictions kept for labels
+        gateway.models[name] = gateway.models[name].model_copy(update={"record_predictions": False})
     admin.deploy([*apps, gateway_app(gateway)])
     admin.wait_running([app_config.GATEWAY_APP, *(app["name"] for app in apps)])
     for pinned in versions:

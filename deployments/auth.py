@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from pathlib import Path
 
 from deployments.errors import (
     AdminTokenMissingError,
@@ -22,7 +21,6 @@ from deployments.errors import (
     WrongAdminTokenError,
     WrongApiKeyError,
 )
-from rayship.cluster_token import read_cluster_token
 
 
 def load_api_keys(env_name: str | None, environ: Mapping[str, str]) -> frozenset[str] | None:
@@ -52,10 +50,6 @@ def check_api_key(keys: frozenset[str] | None, authorization: str | None, x_api_
     matches = [hmac.compare_digest(sent.encode(), key.encode()) for key in keys]
     if not any(matches):
         raise WrongApiKeyError()
-
-
-def read_admin_token(environ: Mapping[str, str], home: Path) -> str | None:
-    return read_cluster_token(environ, home)
 
 
 def check_admin_token(expected: str | None, authorization: str | None) -> None:

@@ -286,9 +286,9 @@ def _difference(counts: SketchCounts, previous: SketchCounts | None) -> SketchCo
     vectors = {key: now[key] - before[key] if key in before else now[key] for key in now}
     return SketchCounts(
         rows=counts.rows - previous.rows,
-        features=vectors["features"].tolist(),
-        classes=_list(vectors.get("classes")),
-        scores=_list(vectors.get("scores")),
+        features=vectors[FEATURES].tolist(),
+        classes=_list(vectors.get(CLASSES)),
+        scores=_list(vectors.get(SCORES)),
     )
 
 

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from monitoring.accuracy import LabelVerdict
 from monitoring.drift import Verdict
 from monitoring.monitor import ModelStatus, VersionStatus
 
@@ -53,7 +54,7 @@ def _version_table(version: str, state: VersionStatus) -> Group:
 
 def _accuracy_cells(state: VersionStatus) -> tuple[str, str, str, str]:
     report = state.accuracy
-    if report.verdict.value != "ok":
+    if report.verdict is not LabelVerdict.OK:
         return "labels", str(report.labels), f">= {report.min_labels}", report.verdict.value
     if report.accuracy is not None:
         return "accuracy", f"{report.accuracy:.3f}", f"{report.labels} labels", "ok"

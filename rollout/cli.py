@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from rayship.cluster_token import read_cluster_token
 from rayship.errors import InvalidInputError, NotFoundError, RayshipError
 from registry.uri import parse_model_uri
 from rollout import environment
@@ -169,7 +170,7 @@ def _driver(args: argparse.Namespace, spec: RolloutSpec, on_progress) -> Rollout
     from rollout.adapters.metrics_source import GatewayStatsSource
     from rollout.adapters.mlflow_registry import MlflowRolloutRegistry
 
-    token = environment.read_token()
+    token = read_cluster_token()
     return RolloutDriver(
         model=args.model,
         spec=spec,

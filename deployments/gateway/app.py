@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,7 +26,6 @@ from ray import serve
 from ray.serve import Application
 
 from deployments.app_config import GATEWAY_DEPLOYMENT
-from deployments.auth import read_admin_token
 from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
 from deployments.gateway.caller import ServeVersionCaller
@@ -37,6 +35,7 @@ from deployments.gateway.rest.app import create_app
 from deployments.metrics import CounterStore, FanOutRecorder
 from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
 from deployments.traffic_policy import GatewayConfig
+from rayship.cluster_token import read_cluster_token
 
 logger = logging.getLogger("ray.serve")
 
@@ -100,7 +99,7 @@ class Gateway:
     def __serve_build_asgi_app__(self):
         return create_app(
             self._plane,
-            read_admin_token(os.environ, Path.home()),
+            read_cluster_token(os.environ),
             self._model_stats,
             self._policy_view,
             os.environ,

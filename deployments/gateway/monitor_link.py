@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from ray.serve.context import _get_serve_request_context
+
 from deployments.gateway.prediction_log import FLUSH_INTERVAL_S, PredictionLog
 from monitoring.labels import LabelItem
 
@@ -24,8 +26,6 @@ class ServeMonitorLink:
         self._monitor: Any = None
 
     def request_id(self) -> str | None:
-        from ray.serve.context import _get_serve_request_context
-
         return _get_serve_request_context().request_id or None
 
     async def status(self, model: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from deployments.auth import check_admin_token, load_api_keys, read_admin_token
+from deployments.auth import check_admin_token, load_api_keys
 from deployments.errors import AdminTokenNotConfiguredError
 from deployments.gateway import prometheus
 from deployments.metrics import CounterStore
@@ -116,10 +116,6 @@ def test_api_keys_and_admin_token_sources(tmp_path: Path) -> None:
     assert load_api_keys(None, {"K": "a"}) is None
     assert load_api_keys("K", {"K": " a, b ,,"}) == frozenset({"a", "b"})
     assert load_api_keys("K", {}) == frozenset()  # configured but empty: fails closed
-    token_file = tmp_path / "token"
-    token_file.write_text("secret\n")
-    assert read_admin_token({"RAY_AUTH_TOKEN_PATH": str(token_file)}, tmp_path) == "secret"
-    assert read_admin_token({}, tmp_path) is None
     with pytest.raises(AdminTokenNotConfiguredError):
         check_admin_token(None, "Bearer secret")
     check_admin_token("secret", "bearer secret")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout import cli, environment
+from rollout import cli
 from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from tests.unit.rollout import driver_fakes as fakes
@@ -111,12 +111,6 @@ def test_the_rayservice_router_needs_its_name(tmp_path: Path, monkeypatch, capsy
     monkeypatch.setattr(cli, "resolve_version", lambda candidate: "2")
     assert cli.main(canary(tmp_path, "--router", "rayservice")) == 2
     assert capsys.readouterr().err == "error: --router rayservice needs --rayservice NAME\n"
-
-
-def test_the_token_comes_from_the_token_path_or_rays_default(tmp_path: Path) -> None:
-    (tmp_path / "token").write_text("secret\n")
-    assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "token")}) == "secret"
-    assert environment.read_token({"RAY_AUTH_TOKEN_PATH": str(tmp_path / "missing")}) is None
 
 
 def test_a_model_missing_from_the_gateway_policy_is_bad_input(world, tmp_path: Path, monkeypatch, capsys) -> None:
