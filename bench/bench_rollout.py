@@ -38,13 +38,13 @@ import httpx
 
 from bench.serve_admin import ServeAdmin, gateway_app, policy_of, policy_weights, version_app
 from deployments.app_config import GATEWAY_APP
+from rayship.lease import LeaseFile, local_holder_alive, local_owner_id
 from rollout.adapters.metrics_source import GatewayStatsSource
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.clock import SystemClock
 from rollout.core.spec import RolloutSpec
 from rollout.driver import RolloutDriver
 from rollout.persistence.history import Progress
-from rollout.persistence.lease import LeaseFile, local_holder_alive, local_owner_id
 from rollout.persistence.store import AppliedEvent, RolloutStore
 from rollout.spec_file import load_spec
 

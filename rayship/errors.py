@@ -74,3 +74,28 @@ class VersionNotFoundError(NotFoundError):
         super().__init__(f"Model '{name}' has no version '{version}'")
         self.name = name
         self.version = version
+
+
+# --- leases: one driver per model, for rollouts and for the retraining trigger (rayship/lease.py) ---
+
+
+class LeaseHeldError(ConflictError):
+    """Another driver holds the lease for this model."""
+
+    def __init__(self, model: str, holder: str, expires_in_s: float, purpose: str = "rollout") -> None:
+        super().__init__(
+            f"{purpose.capitalize()} of model '{model}' is driven by '{holder}' (lease expires in "
+            f"{expires_in_s:.0f} s); stop that driver or wait for its lease to expire"
+        )
+        self.model = model
+        self.holder = holder
+
+
+class LeaseLostError(ConflictError):
+    """This driver's lease was taken over (it expired) or released by someone else."""
+
+    def __init__(self, model: str, owner: str, holder: str | None, purpose: str = "rollout") -> None:
+        now_held_by = f"now held by '{holder}'" if holder else "no longer held"
+        super().__init__(f"Driver '{owner}' lost the {purpose} lease of model '{model}' ({now_held_by})")
+        self.model = model
+        self.owner = owner

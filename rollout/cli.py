@@ -15,7 +15,8 @@ from pathlib import Path
 from rich.console import Console
 
 from rayship.cluster_token import read_cluster_token
-from rayship.errors import InvalidInputError, NotFoundError, RayshipError
+from rayship.errors import InvalidInputError, LeaseHeldError, NotFoundError, RayshipError
+from rayship.lease import LeaseFile, local_holder_alive, local_owner_id
 from registry.uri import parse_model_uri
 from rollout import environment
 from rollout.clock import SystemClock
@@ -24,13 +25,11 @@ from rollout.core.state_machine import Phase
 from rollout.driver import RolloutDriver
 from rollout.errors import (
     CandidateModelMismatchError,
-    LeaseHeldError,
     MissingOptionError,
     NoRolloutError,
     StrategyMismatchError,
 )
 from rollout.persistence.history import Progress, ProgressLog
-from rollout.persistence.lease import LeaseFile, local_holder_alive, local_owner_id
 from rollout.persistence.store import RolloutStore
 from rollout.presentation.live_view import LiveView
 from rollout.presentation.report import write_report

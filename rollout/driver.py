@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deployments.app_config import version_app_name
+from rayship.lease import LeaseFile
 from rollout.adapters.metrics_source import MetricsSource
 from rollout.adapters.routers.base import RUNNING, Router
 from rollout.clock import Clock
@@ -28,7 +29,6 @@ from rollout.effects import DeployEffect, NoEffect, VerdictName, route_effect, v
 from rollout.errors import NotAChangeError
 from rollout.finish import Finisher, promoted
 from rollout.persistence.history import Progress
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from rollout.serve_edits import candidate_app
 from rollout.steps import DEPLOY, RolloutRegistry, StepExecutor

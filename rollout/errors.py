@@ -81,28 +81,6 @@ class InvalidGatewayPolicyError(InvalidInputError):
         super().__init__(f"Gateway user_config is invalid: {problem}")
 
 
-class LeaseHeldError(ConflictError):
-    """Another driver holds the rollout lease for this model."""
-
-    def __init__(self, model: str, holder: str, expires_in_s: float) -> None:
-        super().__init__(
-            f"Rollout of model '{model}' is driven by '{holder}' (lease expires in {expires_in_s:.0f} s); "
-            "stop that driver or wait for its lease to expire"
-        )
-        self.model = model
-        self.holder = holder
-
-
-class LeaseLostError(ConflictError):
-    """This driver's lease was taken over (it expired) or released by someone else."""
-
-    def __init__(self, model: str, owner: str, holder: str | None) -> None:
-        now_held_by = f"now held by '{holder}'" if holder else "no longer held"
-        super().__init__(f"Driver '{owner}' lost the rollout lease of model '{model}' ({now_held_by})")
-        self.model = model
-        self.owner = owner
-
-
 class StoreConflictError(ConflictError):
     """The durable rollout store is not in the state an operation expects (e.g. two pending intents)."""
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rayship.atomic_file import write_atomically
 from rollout.core.state_machine import RolloutState
 from rollout.effects import Effect
 from rollout.errors import CorruptStoreError, StoreConflictError
-from rollout.persistence.atomic_file import write_atomically
 from rollout.persistence.jsonl import append_line, complete_lines
 
 STATE_FILE = "state.json"

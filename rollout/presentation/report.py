@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rayship.atomic_file import write_atomically
 from rollout.core.analysis import (
     ACCURACY_VS_CHAMPION,
     CANDIDATE_ACCURACY,
@@ -28,7 +29,6 @@ from rollout.core.analysis import (
 from rollout.core.observation import VersionWindow
 from rollout.core.state_machine import CLOCK_TOLERANCE_S
 from rollout.effects import carried_verdict
-from rollout.persistence.atomic_file import write_atomically
 from rollout.persistence.history import Progress
 from rollout.persistence.store import AppliedEvent
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from cluster.settings import ClusterSettings
+from rayship.lease import LeaseFile
 from rollout.adapters.metrics_source import GatewayStatsSource
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.clock import SystemClock
 from rollout.core.state_machine import Phase
 from rollout.driver import RolloutDriver
 from rollout.persistence.history import ProgressLog
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from rollout.presentation.report import write_report
 from rollout.spec_file import load_spec

@@ -11,10 +11,10 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from cluster.settings import ClusterSettings
+from rayship.lease import LeaseFile
 from registry.api import resolve
 from registry.catalog import set_alias
 from rollout.cli import main
-from rollout.persistence.lease import LeaseFile
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 

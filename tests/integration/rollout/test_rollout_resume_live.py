@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from cluster.settings import ClusterSettings
+from rayship.lease import LeaseFile
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
 from rollout.adapters.routers.serve_rest import ServeRestRouter
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register

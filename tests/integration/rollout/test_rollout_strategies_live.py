@@ -21,12 +21,12 @@ from cluster.settings import ClusterSettings
 from deployments.routing import choose_version, sticky_draw
 from deployments.stats import VersionStats
 from deployments.traffic_policy import ShadowPolicy, VersionRoute
+from rayship.lease import LeaseFile
 from registry.api import PinnedVersion, resolve
 from registry.catalog import set_alias
 from rollout.adapters.routers.serve_rest import ServeRestRouter
 from rollout.cli import main
 from rollout.core.state_machine import Phase, RolloutState
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import AppliedEvent, RolloutStore
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from deployments.app_config import gateway_app, version_app
 from deployments.histogram import Histogram
+from rayship.lease import LeaseFile
 from rollout.adapters.metrics_source import StatsSnapshot
 from rollout.adapters.routers.base import DEPLOY_FAILED, RUNNING, ServeConfigRouter
 from rollout.core.observation import VersionCounters
@@ -17,7 +18,6 @@ from rollout.driver import DriverSettings, RolloutDriver
 from rollout.errors import AppStartError, MetricsUnavailableError
 from rollout.live_config import parse_live_config
 from rollout.persistence.history import Progress
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 
 SPEC = parse_spec(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from rayship.lease import LeaseFile
 from rollout import cli
-from rollout.persistence.lease import LeaseFile
 from rollout.persistence.store import RolloutStore
 from tests.unit.rollout import driver_fakes as fakes
 

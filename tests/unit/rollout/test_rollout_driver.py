@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from rayship.errors import LeaseHeldError
+from rayship.lease import LeaseFile
 from rollout.adapters.routers.base import Router
 from rollout.core.state_machine import Phase
-from rollout.errors import LeaseHeldError, NotAChangeError
+from rollout.errors import NotAChangeError
 from rollout.live_config import parse_live_config
 from rollout.persistence.history import Progress, ProgressLog
-from rollout.persistence.lease import LeaseFile
 from rollout.presentation.report import analysed_intervals, write_report
 from rollout.spec_file import load_spec
 from tests.unit.rollout.driver_fakes import (

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rollout.errors import LeaseHeldError, LeaseLostError
-from rollout.persistence.lease import Lease, LeaseFile, is_held, local_holder_alive, local_owner_id, may_take
+from rayship.errors import LeaseHeldError, LeaseLostError
+from rayship.lease import Lease, LeaseFile, is_held, local_holder_alive, local_owner_id, may_take
 
 LEASE = Lease(model="iris", owner="a", acquired_at_s=0, expires_at_s=30)
 
@@ -90,8 +90,8 @@ def test_leases_are_per_model(tmp_path: Path) -> None:
 def test_a_driver_in_another_process_is_refused(tmp_path: Path) -> None:
     LeaseFile(tmp_path, "iris").acquire("first", ttl_s=3600, now_s=1e9)
     script = (
-        "import sys; from pathlib import Path; from rollout.persistence.lease import LeaseFile; "
-        "from rollout.errors import LeaseHeldError\n"
+        "import sys; from pathlib import Path; from rayship.lease import LeaseFile; "
+        "from rayship.errors import LeaseHeldError\n"
         "try:\n    LeaseFile(Path(sys.argv[1]), 'iris').acquire('second', 60, 1e9 + 1)\n"
         "except LeaseHeldError as exc:\n    print(exc); raise SystemExit(3)"
     )

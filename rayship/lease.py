@@ -1,5 +1,7 @@
 """One driver per model: a lease file `<root>/<model>/lease.json` holding the owner id and an expiry.
 
+Rollout drivers take one per model (`purpose` "rollout"); the retraining trigger takes its own ("retraining").
+
 Acquire creates the file with `O_EXCL`; taking over an expired lease, renewing and releasing compare the owner
 first. All of it happens under `fcntl.flock` on a sibling `lease.lock`, so two drivers never both see the
 lease free. Whether a lease is held is a pure function of (lease, now_s). Times are wall-clock seconds
@@ -17,8 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rollout.errors import LeaseHeldError, LeaseLostError
-from rollout.persistence.atomic_file import write_atomically
+from rayship.atomic_file import write_atomically
+from rayship.errors import LeaseHeldError, LeaseLostError
 
 LEASE_FILE = "lease.json"
 LOCK_FILE = "lease.lock"
@@ -49,8 +51,9 @@ def may_take(lease: Lease | None, owner: str, now_s: float, holder_alive: bool =
 class LeaseFile:
     """The lease of one model's rollouts under `root/<model>/`."""
 
-    def __init__(self, root: Path, model: str) -> None:
+    def __init__(self, root: Path, model: str, purpose: str = "rollout") -> None:
         self.model = model
+        self.purpose = purpose
         self.directory = Path(root) / model
         self.path = self.directory / LEASE_FILE
         self.lock_path = self.directory / LOCK_FILE
@@ -74,7 +77,7 @@ class LeaseFile:
             current = self.read()
             alive = current is None or holder_alive is None or holder_alive(current.owner)
             if not may_take(current, owner, now_s, alive):
-                raise LeaseHeldError(self.model, current.owner, current.expires_at_s - now_s)
+                raise LeaseHeldError(self.model, current.owner, current.expires_at_s - now_s, self.purpose)
             if current is not None and current.owner == owner:
                 lease = lease.model_copy(update={"acquired_at_s": current.acquired_at_s})
             write_atomically(self.path, lease.model_dump_json())
@@ -85,7 +88,7 @@ class LeaseFile:
         with self._locked():
             current = self.read()
             if current is None or current.owner != owner:
-                raise LeaseLostError(self.model, owner, current.owner if current is not None else None)
+                raise LeaseLostError(self.model, owner, current.owner if current is not None else None, self.purpose)
             lease = current.model_copy(update={"expires_at_s": now_s + ttl_s})
             write_atomically(self.path, lease.model_dump_json())
             return lease
