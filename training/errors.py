@@ -23,6 +23,31 @@ class DatasetNotFoundError(NotFoundError):
         self.path = path
 
 
+class DatasetTableNotFoundError(NotFoundError):
+    """A SQL dataset whose database has no such table or view."""
+
+    def __init__(self, table: str, masked_url: str) -> None:
+        super().__init__(f"Dataset table '{table}' does not exist at {masked_url}")
+        self.table = table
+        self.url = masked_url
+
+
+class DatasetUnavailableError(UnavailableError):
+    """A SQL dataset whose database could not be connected to (down, unreachable, refused the credentials)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"Dataset {source} is unavailable: {reason}")
+        self.source = source
+
+
+class DatasetSourceError(InvalidInputError):
+    """A dataset source given on the command line (`--data`) that is no valid dataset."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"Invalid dataset source {source}: {reason}")
+        self.source = source
+
+
 class MissingTargetColumnError(InvalidInputError):
     """A tabular dataset without the target column the spec names."""
 
@@ -33,7 +58,7 @@ class MissingTargetColumnError(InvalidInputError):
 
 
 class DatasetFormatError(InvalidInputError):
-    """A dataset file rayship cannot read as a table of numeric features."""
+    """A dataset file or SQL table rayship cannot read as a table of numeric features."""
 
     def __init__(self, source: str, reason: str) -> None:
         super().__init__(f"Dataset {source} cannot be used: {reason}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +36,43 @@ def gate_tags(decision: GateDecision | None) -> dict[str, str]:
     return {tags.GATE: "passed" if decision.passed else "failed", tags.GATE_REASONS: "; ".join(decision.reasons)}
 
 
+# The version tags rayship writes itself (at registration, or later: archiving, rollouts). A caller's tag can never
+# overwrite them (they are merged after it), so a caller naming one is refused instead of being silently dropped.
+OWN_TAGS = (
+    tags.MANIFEST,
+    tags.DATASET_FINGERPRINT,
+    tags.SWEEP_ID,
+    tags.TRIAL_ID,
+    tags.RUN_ID,
+    tags.LOGGED_MODEL_ID,
+    tags.GIT_COMMIT,
+    tags.FLAVOR,
+    tags.GATE,
+    tags.GATE_REASONS,
+    tags.ARCHIVED,
+    tags.ROLLOUT_VERDICT,
+    tags.ROLLOUT_ID,
+    tags.ROLLOUT_ROLE,
+)
+
+
+def is_own_tag(key: str) -> bool:
+    """True for a version tag rayship writes itself, holdout metrics included."""
+    return key in OWN_TAGS or key.startswith(tags.METRIC_PREFIX)
+
+
+def registration_tags(
+    spec: SweepSpec, tracking: TrackingContext, decision: GateDecision | None, extra: Mapping[str, str]
+) -> dict[str, str]:
+    """The tags `register` gets beside its own: `extra` first, so flavor, commit and gate verdict win over it."""
+    return {
+        **extra,
+        tags.FLAVOR: spec.trainer.framework,
+        tags.GIT_COMMIT: tracking.git_commit,
+        **gate_tags(decision),
+    }
+
+
 def register_winner(
     spec: SweepSpec,
     winner: Winner,
@@ -41,8 +80,10 @@ def register_winner(
     tracking: TrackingContext,
     alias: str | None,
     client: MlflowClient,
+    extra_tags: Mapping[str, str] | None = None,
 ) -> Registration:
-    """Gate (if enabled), register with digests and lineage, then set `alias` only if the gate allowed it."""
+    """Gate (if enabled), register with digests and lineage (and `extra_tags`), then set `alias` only if the
+    gate allowed it."""
     decision = None
     if spec.gate.enabled:
         champion = score_champion(spec.model_name, spec.gate.champion_alias, spec.metric, splits, client)
@@ -61,7 +102,7 @@ def register_winner(
         dataset_fingerprint=tracking.dataset_sha256,
         sweep_id=tracking.sweep_run_id,
         trial_id=winner.trial_id,
-        extra_tags={tags.FLAVOR: spec.trainer.framework, tags.GIT_COMMIT: tracking.git_commit, **gate_tags(decision)},
+        extra_tags=registration_tags(spec, tracking, decision, extra_tags or {}),
         extra_files={PROFILE_FILE: winner.profile.to_json().encode()},
         description=f"{spec.trainer.framework} {spec.trainer.estimator} from sweep {tracking.sweep_run_id}",
         client=client,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -79,8 +80,10 @@ def run_sweep(
     log_to_mlflow: bool = True,
     state_dir: Path | None = None,
     console: Console | None = None,
+    version_tags: Mapping[str, str] | None = None,
 ) -> SweepOutcome:
-    """Run `spec`'s sweep on Ray (RAY_ADDRESS or a private local instance), log it to MLflow, maybe register."""
+    """Run `spec`'s sweep on Ray (RAY_ADDRESS or a private local instance), log it to MLflow, maybe register
+    (with `version_tags` on the new version, beside rayship's own)."""
     if alias is not None:
         validate_alias(alias)  # fail before minutes of training, not after
     console = console or Console(stderr=True)
@@ -104,7 +107,7 @@ def run_sweep(
             outcome = outcome.model_copy(update={"winner": winner})
             _raise_if_interrupted(interrupt, spec, tracking)
             if register:
-                registration = register_winner(spec, winner, splits, tracking, alias, client)
+                registration = register_winner(spec, winner, splits, tracking, alias, client, version_tags)
                 outcome = outcome.model_copy(update={"registration": registration})
         status = "FINISHED"
         return outcome

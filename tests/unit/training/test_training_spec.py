@@ -5,9 +5,9 @@ import yaml
 from pydantic import ValidationError
 from ray import tune
 
-from training.errors import SpecFileError
+from training.errors import DatasetSourceError, SpecFileError
 from training.search_space import to_tune_space
-from training.spec import SweepSpec, load_spec
+from training.spec import DatasetSpec, SweepSpec, TableSpec, load_spec, with_dataset
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "training"
 
@@ -129,3 +129,80 @@ def test_search_space_translates_to_tune_domains():
     assert isinstance(space["subsample"].get_sampler(), tune.search.sample.Float._Uniform)
     assert (space["n_estimators"].lower, space["n_estimators"].upper) == (10, 40)
     assert all(10 <= space["n_estimators"].sample() < 40 for _ in range(50))
+
+
+def test_dataset_takes_exactly_one_of_three_sources():
+    expected = [
+        (
+            "dataset",
+            "Value error, set exactly one of 'name' (a bundled dataset), 'path' (a CSV/Parquet file) or 'table' "
+            "(a SQL table)",
+        )
+    ]
+    assert error_of(dataset={"target": "label"}) == expected
+    assert error_of(dataset={"name": "iris", "table": {"url": "sqlite:////d.db", "name": "t"}}) == expected
+
+
+def test_table_source_is_strict_and_its_url_must_parse():
+    assert error_of(dataset={"table": {"url": "sqlite:////d.db", "name": "t", "schema": "s"}}) == [
+        ("dataset.table.schema", "Extra inputs are not permitted")
+    ]
+    assert error_of(dataset={"table": {"url": "not a url", "name": "t"}}) == [
+        ("dataset.table.url", "Value error, not a SQLAlchemy URL (dialect+driver://user:password@host:port/database)")
+    ]
+
+
+def test_a_table_url_password_stays_out_of_labels_reprs_and_json():
+    spec = SweepSpec.model_validate(
+        base_spec(dataset={"table": {"url": "postgresql://reader:s3cret@db:5432/features", "name": "iris"}})
+    )
+    assert spec.dataset.label == "table iris at postgresql://reader:***@db:5432/features"
+    assert "s3cret" not in repr(spec)
+    # `sweep_spec.json` in the sweep's run is this dump.
+    assert spec.model_dump(mode="json")["dataset"]["table"] == {
+        "url": "postgresql://reader:***@db:5432/features",
+        "name": "iris",
+    }
+    assert spec.dataset.table.url == "postgresql://reader:s3cret@db:5432/features"
+
+
+def test_with_dataset_replaces_the_source_and_keeps_the_target():
+    spec = SweepSpec.model_validate(base_spec(dataset={"path": "old.csv", "target": "species"}))
+    assert with_dataset(spec, "fresh.parquet").dataset == DatasetSpec(path=Path("fresh.parquet"), target="species")
+    table = with_dataset(spec, "sqlite:////abs/fresh.db#iris_fresh", "label").dataset
+    assert table == DatasetSpec(table=TableSpec(url="sqlite:////abs/fresh.db", name="iris_fresh"), target="label")
+    # The last '#' splits: a password may hold one.
+    assert with_dataset(spec, "postgresql://u:p#w@h/db#rows").dataset.table == TableSpec(
+        url="postgresql://u:p#w@h/db", name="rows"
+    )
+    assert with_dataset(spec, "old.csv").model_dump() == spec.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "fresh.txt",
+            "Invalid dataset source fresh.txt: dataset: Value error, path 'fresh.txt' must end in .csv or .parquet",
+        ),
+        (
+            "sqlite:////abs/fresh.db",
+            "Invalid dataset source sqlite:////abs/fresh.db: a database URL needs '#TABLE' after it, "
+            "e.g. sqlite:////abs/data.db#rows",
+        ),
+        (
+            "sqlite:////abs/fresh.db#",
+            "Invalid dataset source sqlite:////abs/fresh.db#: dataset.table.name: String should have at least 1 "
+            "character",
+        ),
+        (
+            "postgresql://u:s3cret@h:port/db#rows",
+            "Invalid dataset source postgresql://u:***@h:port/db#rows: dataset.table.url: Value error, not a "
+            "SQLAlchemy URL (dialect+driver://user:password@host:port/database)",
+        ),
+    ],
+)
+def test_bad_dataset_sources_are_one_clear_error(source, message):
+    with pytest.raises(DatasetSourceError) as info:
+        with_dataset(SweepSpec.model_validate(base_spec()), source)
+    assert str(info.value) == message
