@@ -8,7 +8,13 @@ PYTEST := $(BIN)/python -m pytest
 
 .PHONY: setup up down status demo test test-unit test-integration test-e2e lint bench render clean
 
+# Prometheus (Debian's package) for the local alert rules: installed where it is missing and apt is available. The
+# package's own service is disabled: `cluster up` starts Prometheus on its own config, port and data directory.
 setup: $(STAMP)
+	@command -v prometheus >/dev/null || ! command -v apt-get >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus \
+	    >/dev/null && { systemctl disable --now prometheus >/dev/null 2>&1 || true; }; } \
+	  || echo "could not install prometheus; cluster up runs without it"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

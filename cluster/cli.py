@@ -30,11 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("client", 10001),
         ("haproxy-stats", 8404),
         ("haproxy-metrics", 9101),
+        ("prometheus", 9090),
     ):
         env_name = f"RAYSHIP_{name.upper().replace('-', '_')}_PORT"
         common.add_argument(f"--{name}-port", type=int, help=f"env {env_name}, default {default}")
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", parents=[common], help="start Ray (head + workers), Serve's proxy and MLflow")
+    up = sub.add_parser("up", parents=[common], help="start Ray (head + workers), Serve's proxy, MLflow and Prometheus")
     up.add_argument("--workers", type=int, help="extra worker raylets on this host (env RAYSHIP_WORKERS, 0)")
     up.add_argument("--head-cpus", type=int, help="logical CPUs of the head (default: the machine's cores)")
     up.add_argument("--worker-cpus", type=int, help="logical CPUs of each extra worker (default 1)")
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="Serve's high-throughput mode with the HAProxy ingress, on by default; --no-serve-high-throughput "
         "(env RAYSHIP_SERVE_HIGH_THROUGHPUT=0) runs Serve's Python proxy instead",
+    )
+    up.add_argument(
+        "--prometheus",
+        action=argparse.BooleanOptionalAction,
+        help="start a local Prometheus with the models' alert rules, on by default; --no-prometheus "
+        "(env RAYSHIP_PROMETHEUS=0) leaves it out",
     )
     sub.add_parser("down", parents=[common], help="stop exactly what `up` started")
     sub.add_parser("status", parents=[common], help="say what runs where")

@@ -40,8 +40,8 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
             "MKL_NUM_THREADS": "1",
             "MLFLOW_TRACKING_URI": settings.mlflow_url,
             "RAY_USAGE_STATS_ENABLED": "0",
-            # The dashboard's Grafana/Prometheus probes try the network at start; there is none to find.
-            "RAY_PROMETHEUS_HOST": "http://127.0.0.1:9090",
+            # The dashboard reads its metrics graphs from the local Prometheus (and probes nothing else).
+            "RAY_PROMETHEUS_HOST": settings.prometheus_url,
             # Ray starts its workers (Serve replicas, HAProxy, Tune trials) at nice 15 below its own daemons, so on a
             # busy core a replica waits out every daemon burst (docs/serving.md: the gateway's p99, measured).
             "RAY_worker_niceness": "0",
@@ -175,6 +175,7 @@ def client_exports(settings: ClusterSettings, token_path: Path) -> dict[str, str
         "RAY_DASHBOARD_ADDRESS": settings.dashboard_url,  # `serve deploy`, `serve status`
         "MLFLOW_TRACKING_URI": settings.mlflow_url,
         "RAYSHIP_SERVE_URL": settings.serve_url,
+        "RAYSHIP_PROMETHEUS_URL": settings.prometheus_url,
     }
 
 
@@ -190,3 +191,47 @@ def mlflow_db_path(settings: ClusterSettings) -> Path:
 def _object_store_flag(settings: ClusterSettings, total_memory_bytes: int) -> list[str]:
     size = object_store_bytes(settings, total_memory_bytes)
     return [] if size is None else [f"--object-store-memory={size}"]
+
+
+def prometheus_command(settings: ClusterSettings, prometheus_bin: str) -> list[str]:
+    """A Prometheus server on the settings' host, its data and config under `<state_dir>/prometheus/`."""
+    home = prometheus_dir(settings)
+    return [
+        prometheus_bin,
+        f"--config.file={home / 'prometheus.yml'}",
+        f"--storage.tsdb.path={home / 'data'}",
+        "--storage.tsdb.retention.time=7d",
+        f"--web.listen-address={settings.host}:{settings.prometheus_port}",
+        "--web.enable-lifecycle",  # POST /-/reload re-reads the rules after `monitoring apply`
+    ]
+
+
+def prometheus_config(settings: ClusterSettings) -> dict:
+    """Scrape every Ray node through the service-discovery file Ray keeps in its session directory."""
+    interval = f"{settings.prometheus_interval_s}s"
+    return {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(prometheus_rules_path(settings))],
+        "scrape_configs": [
+            {
+                "job_name": "ray",
+                "file_sd_configs": [
+                    {"files": [str(ray_service_discovery_path(settings))], "refresh_interval": interval}
+                ],
+                # Ray's own labels (model, version, WorkerId, ...) win over the target's.
+                "honor_labels": True,
+            }
+        ],
+    }
+
+
+def ray_service_discovery_path(settings: ClusterSettings) -> Path:
+    return ray_temp_dir(settings) / "session_latest" / "prom_metrics_service_discovery.json"
+
+
+def prometheus_dir(settings: ClusterSettings) -> Path:
+    return settings.state_dir / "prometheus"
+
+
+def prometheus_rules_path(settings: ClusterSettings) -> Path:
+    return prometheus_dir(settings) / "rules.yml"

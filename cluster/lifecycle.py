@@ -17,16 +17,21 @@ from cluster.errors import ClusterPartlyDownError, PortInUseError, ServeStartErr
 from cluster.health import http_answers, log_tail, wait_until
 from cluster.ports import port_holder, port_is_free
 from cluster.processes import is_running, spawn, stop_session
+from cluster.prometheus_files import write_prometheus_files
 from cluster.settings import PORT_FIELDS, ClusterSettings
 from cluster.state import ClusterState, ServiceRecord, clear_state, load_state, save_state
 from cluster.token import ensure_token, read_token, token_path
 
 Say = Callable[[str], None]
 BIN_DIR = Path(sys.executable).parent
+PROMETHEUS_MISSING = (
+    "no `prometheus` on PATH (Debian: apt-get install prometheus; `make setup` installs it); "
+    "alerts and `python -m monitoring watch` need it"
+)
 
 
 def up(settings: ClusterSettings, say: Say = print) -> ClusterState:
-    """Bring up MLflow, the Ray head, N worker raylets and Serve's proxy; idempotent."""
+    """Bring up MLflow, the Ray head, N worker raylets, Serve's proxy and Prometheus; idempotent."""
     existing = load_state(settings.state_dir)
     if existing is not None:
         dead = [s.name for s in existing.services if not is_running(s.pid)]
@@ -114,6 +119,22 @@ def _start_all(settings: ClusterSettings, tpath: Path, state: ClusterState, say:
     _start_serve(settings, ray_env, head, logs)
     say(f"Ray Serve HTTP           {settings.serve_url}")
     say(f"Ray metrics              {settings.metrics_url}")
+    _start_prometheus(settings, state, logs, say)
+
+
+def _start_prometheus(settings: ClusterSettings, state: ClusterState, logs: Path, say: Say) -> None:
+    if not settings.prometheus:
+        say("Prometheus               off (--no-prometheus / RAYSHIP_PROMETHEUS=0)")
+        return
+    binary = shutil.which("prometheus")
+    if binary is None:
+        say(f"Prometheus               not started: {PROMETHEUS_MISSING}")
+        return
+    models = write_prometheus_files(settings)
+    cmd = commands.prometheus_command(settings, binary)
+    record = _start(settings, state, "prometheus", cmd, dict(os.environ), logs, settings.prometheus_url)
+    _wait_http(settings, record, f"{settings.prometheus_url}/-/ready")
+    say(f"Prometheus               {settings.prometheus_url}  (alert rules of {models} models; /alerts)")
 
 
 def _start(
@@ -194,7 +215,8 @@ def _stop_all(state: ClusterState, say: Say) -> int:
 
 
 def _check_ports(settings: ClusterSettings) -> None:
-    wanted = [(name.removesuffix("_port"), getattr(settings, name)) for name in PORT_FIELDS]
+    skipped = set() if settings.prometheus else {"prometheus_port"}
+    wanted = [(name.removesuffix("_port"), getattr(settings, name)) for name in PORT_FIELDS if name not in skipped]
     for index in range(settings.workers + 1):
         node = "head" if index == 0 else f"worker {index}"
         wanted += [

@@ -31,6 +31,14 @@ class ClusterSettings(BaseModel):
     haproxy_metrics_port: int = Field(
         9101, ge=1, le=65535, description="Loopback port of HAProxy's Prometheus exporter."
     )
+    prometheus_port: int = Field(9090, ge=1, le=65535, description="Port of the local Prometheus server.")
+    prometheus: bool = Field(
+        True,
+        description="Start a Prometheus server that scrapes every Ray node and evaluates the models' alert rules.",
+    )
+    prometheus_interval_s: int = Field(
+        5, ge=1, le=300, description="Prometheus' scrape and rule-evaluation interval, in seconds."
+    )
     workers: int = Field(0, ge=0, le=8, description="Extra worker raylets started on this host and joined to the head.")
     head_cpus: int | None = Field(
         None, ge=1, description="Logical CPUs of the head node; unset means the machine's core count."
@@ -95,6 +103,10 @@ class ClusterSettings(BaseModel):
         return f"http://{self.host}:{self.mlflow_port}"
 
     @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.host}:{self.prometheus_port}"
+
+    @property
     def metrics_url(self) -> str:
         return f"http://{self.host}:{self.metrics_port}/metrics"
 
@@ -110,6 +122,7 @@ PORT_FIELDS = (
     "client_port",
     "haproxy_stats_port",
     "haproxy_metrics_port",
+    "prometheus_port",
 )
 
 

@@ -33,6 +33,7 @@ PORTS = {
     "client_port": 20101,
     "haproxy_stats_port": 8504,
     "haproxy_metrics_port": 9201,
+    "prometheus_port": 9290,
 }
 
 

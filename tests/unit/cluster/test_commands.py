@@ -135,6 +135,7 @@ def test_client_exports_name_every_address_a_client_needs(settings, tmp_path):
         "RAY_DASHBOARD_ADDRESS": "http://127.0.0.1:8265",
         "MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
         "RAYSHIP_SERVE_URL": "http://127.0.0.1:8000",
+        "RAYSHIP_PROMETHEUS_URL": "http://127.0.0.1:9090",
     }
 
 
@@ -168,3 +169,32 @@ def test_two_services_on_one_port_are_refused():
 def test_unknown_setting_is_refused():
     with pytest.raises(ValidationError, match="extra_forbidden"):
         ClusterSettings(dashbord_port=1)
+
+
+def test_prometheus_listens_on_the_settings_host_and_keeps_its_data_in_the_state_dir(settings):
+    cmd = commands.prometheus_command(settings, "/usr/bin/prometheus")
+    home = settings.state_dir / "prometheus"
+    assert cmd == [
+        "/usr/bin/prometheus",
+        f"--config.file={home / 'prometheus.yml'}",
+        f"--storage.tsdb.path={home / 'data'}",
+        "--storage.tsdb.retention.time=7d",
+        "--web.listen-address=127.0.0.1:9090",
+        "--web.enable-lifecycle",
+    ]
+
+
+def test_prometheus_scrapes_the_nodes_ray_lists_in_its_session_directory(settings):
+    config = commands.prometheus_config(settings)
+    assert config["global"] == {"scrape_interval": "5s", "evaluation_interval": "5s"}
+    assert config["rule_files"] == [str(settings.state_dir / "prometheus" / "rules.yml")]
+    (job,) = config["scrape_configs"]
+    sd_file = "/tmp/rayship-6379/session_latest/prom_metrics_service_discovery.json"
+    assert job["file_sd_configs"] == [{"files": [sd_file], "refresh_interval": "5s"}]
+    assert job["honor_labels"] is True
+
+
+def test_the_ray_dashboard_reads_its_graphs_from_the_local_prometheus(tmp_path):
+    settings = ClusterSettings(state_dir=tmp_path, prometheus_port=9190)
+    env = commands.ray_env(settings, {}, tmp_path / "token", tmp_path)
+    assert env["RAY_PROMETHEUS_HOST"] == "http://127.0.0.1:9190"
