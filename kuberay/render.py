@@ -1,7 +1,9 @@
 """Render `kuberay/` from its sources, write it, or report which files are stale.
 
-Rendered files: the generated Component in `kuberay/base/generated/` and one manifest per overlay in
-`kuberay/rendered/<overlay>.yaml`. The Dockerfile is not rendered, but its FROM line must name the pinned Ray image,
+Rendered files: the generated Components in `kuberay/base/generated/` and `kuberay/overlays/<overlay>/generated/`
+(the retraining RayJob template, `kuberay/retrain_template.py`), one manifest per overlay in
+`kuberay/rendered/<overlay>.yaml`, and the Grafana dashboard for a local Grafana in `monitoring/grafana/`
+(the same JSON as the ConfigMap's). The Dockerfile is not rendered, but its FROM line must name the pinned Ray image,
 so a check reports it too.
 """
 
@@ -11,26 +13,34 @@ import os
 import tempfile
 from pathlib import Path
 
-from kuberay.build import build_overlays
 from kuberay.generate import HEADER, generated_files
 from kuberay.pins import Pins, installed_pins
+from kuberay.retrain_template import build_with_templates
 from kuberay.serve_config_v2 import cluster_serve_config, load_serve_config, serve_config_yaml
+from monitoring.alert_rules import load_specs, prometheus_rule
+from monitoring.dashboards import UID, dashboard_json
 
 SERVE_CONFIG = "configs/serve.yaml"
+MONITORING_SPECS = "configs/monitoring"
 RENDERED_DIR = "kuberay/rendered"
 DOCKERFILE = "Dockerfile"
+LOCAL_DASHBOARD = f"monitoring/grafana/{UID}.json"
 
 
 def expected_files(repo_root: Path, pins: Pins | None = None) -> dict[str, str]:
     """Every rendered file's expected text, by path relative to the repository root."""
     pins = pins or installed_pins()
     local = load_serve_config(repo_root / SERVE_CONFIG)
-    generated = generated_files(serve_config_yaml(cluster_serve_config(local)), pins)
+    dashboard = dashboard_json()
+    rules = prometheus_rule(load_specs(repo_root / MONITORING_SPECS))
+    generated = generated_files(serve_config_yaml(cluster_serve_config(local)), pins, dashboard, rules)
+    # Each overlay's generated Component holds its own rendered sweep RayJob as the retraining template.
+    templates, built = build_with_templates(repo_root, generated)
     rendered = {
         f"{RENDERED_DIR}/{name}.yaml": HEADER.format(source=f"kubectl kustomize kuberay/overlays/{name}") + text
-        for name, text in build_overlays(repo_root, generated).items()
+        for name, text in built.items()
     }
-    return generated | rendered
+    return generated | templates | rendered | {LOCAL_DASHBOARD: dashboard}
 
 
 def stale_files(repo_root: Path, expected: dict[str, str]) -> list[str]:

@@ -4,10 +4,14 @@
     python -m monitoring profile models:/iris/3 --data ref.csv     # backfill a version's reference profile
     python -m monitoring status --model iris                       # drift per version, from the live monitor
     python -m monitoring report --model iris                       # Markdown + PNG in .rayship/reports
+    python -m monitoring watch --model iris                        # retrain on alerts, canary the result
+    python -m monitoring rules                                     # the alert rules of every spec, as YAML
 
 `status` reads the gateway's `GET /-/rayship/monitoring?model=M` with the cluster token (what
 `eval "$(python -m cluster env)"` exports: `RAYSHIP_SERVE_URL`, `RAY_AUTH_TOKEN_PATH`); `report` reads that and
-`GET /-/rayship/monitoring/detail?model=M` (reference against live bins, accuracy over time) the same way.
+`GET /-/rayship/monitoring/detail?model=M` (reference against live bins, accuracy over time) the same way, and
+shows the model's retraining cycles from the registry. `watch` reads Prometheus' alerts (`RAYSHIP_PROMETHEUS_URL`)
+and submits jobs to the Ray dashboard (`RAY_API_SERVER_ADDRESS`), or creates RayJobs with `--runner kuberay`.
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from rich.console import Console
 from monitoring.errors import MonitorUnreachableError
 from monitoring.monitor import ModelStatus, VersionDetail
 from rayship.cluster_token import read_cluster_token
-from rayship.errors import RayshipError
+from rayship.errors import InvalidInputError, RayshipError
 
 EXIT_OK, EXIT_ERROR = 0, 1
 DEFAULT_SERVE_URL = "http://127.0.0.1:8000"
 MONITORING_PATH, POLICY_PATH = "/-/rayship/monitoring", "/-/rayship/policy"
 DETAIL_PATH = MONITORING_PATH + "/detail"
 DEFAULT_REPORT_DIR = Path(".rayship/reports")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SPECS_DIR = REPO_ROOT / "configs" / "monitoring"
+EXIT_REFUSED = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +59,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=DEFAULT_REPORT_DIR, help=f"directory of the report (default {DEFAULT_REPORT_DIR})"
     )
     report.add_argument("--serve-url", default=os.environ.get("RAYSHIP_SERVE_URL", DEFAULT_SERVE_URL))
+    _watch_parser(commands)
+    rules = commands.add_parser("rules", help="print the Prometheus alert rules of every monitoring spec")
+    rules.add_argument("--specs", type=Path, default=SPECS_DIR, help=f"directory of specs (default {SPECS_DIR})")
+    rules.add_argument("--prometheus-rule", action="store_true", help="as a PrometheusRule manifest (KubeRay)")
     return parser
+
+
+def _watch_parser(commands: argparse._SubParsersAction) -> None:
+    watch = commands.add_parser(
+        "watch", help="retrain when a quality alert fires: a Ray Job, the champion gate, then a canary"
+    )
+    watch.add_argument("--model", required=True)
+    watch.add_argument("--spec", type=Path, help="monitoring spec (default configs/monitoring/<model>.yaml)")
+    watch.add_argument(
+        "--prometheus",
+        default=os.environ.get("RAYSHIP_PROMETHEUS_URL", "http://127.0.0.1:9090"),
+        help="Prometheus URL (env RAYSHIP_PROMETHEUS_URL)",
+    )
+    watch.add_argument("--interval-s", type=float, default=5.0, help="seconds between polls (default 5)")
+    watch.add_argument("--runner", choices=["ray", "kuberay"], default="ray", help="Ray Jobs API, or RayJobs")
+    watch.add_argument(
+        "--dashboard-url",
+        default=os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
+        help="Ray dashboard for --runner ray (env RAY_API_SERVER_ADDRESS)",
+    )
+    watch.add_argument("--rayjob-template", type=Path, help="rendered RayJob template for --runner kuberay")
+    watch.add_argument("--state-dir", type=Path, default=Path(".rayship"), help="lease, canary state, logs")
+    watch.add_argument("--canary-arg", action="append", default=[], help="extra argument of the canary driver")
+    watch.add_argument("--exit-after-cycle", action="store_true", help="stop once a retraining cycle has ended")
+    watch.add_argument("--max-polls", type=int, help="stop after this many polls")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,13 +123,17 @@ def _profile(args: argparse.Namespace, console: Console) -> int:
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
-    from monitoring.status_view import render_status
+    from monitoring.status_view import render_cycles, render_status
 
     status = ModelStatus.model_validate(_get(args.serve_url, MONITORING_PATH, args.model))
     if args.json:
         console.print_json(json.dumps(status.model_dump(mode="json")))
         return EXIT_OK
     console.print(render_status(status, _served_versions(args.serve_url, args.model)))
+    try:
+        console.print(render_cycles(args.model, _cycles(args.model)))
+    except RayshipError as exc:  # the monitor's answer above stands on its own
+        console.print(f"retraining cycles of {args.model}: unavailable ({exc})", markup=False, highlight=False)
     return EXIT_OK
 
 
@@ -110,6 +150,64 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     for path in (files.markdown, files.plot):
         console.print(str(path), markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def _watch(args: argparse.Namespace, console: Console) -> int:
+    from monitoring.retrain.run import WatchOptions, run_watch
+    from monitoring.spec import load_spec
+    from rayship.errors import LeaseHeldError
+
+    spec = load_spec(args.spec or SPECS_DIR / f"{args.model}.yaml")
+    if spec.model != args.model:
+        raise InvalidInputError(f"Monitoring spec '{args.spec}' is for model '{spec.model}', not '{args.model}'")
+    if spec.retrain is None:
+        raise InvalidInputError(f"Monitoring spec of '{spec.model}' has no retrain section: nothing to trigger")
+    if args.runner == "kuberay" and args.rayjob_template is None:
+        raise InvalidInputError("--runner kuberay needs --rayjob-template (the rendered RayJob)")
+    options = WatchOptions(
+        prometheus_url=args.prometheus,
+        interval_s=args.interval_s,
+        runner=args.runner,
+        dashboard_url=args.dashboard_url,
+        rayjob_template=args.rayjob_template,
+        state_dir=args.state_dir.absolute(),
+        canary_args=args.canary_arg,
+        exit_after_cycle=args.exit_after_cycle,
+        max_polls=args.max_polls,
+    )
+
+    def say(line: str) -> None:
+        console.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        return run_watch(spec, options, say)
+    except LeaseHeldError as exc:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]refused:[/red] {exc}")
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _rules(args: argparse.Namespace, console: Console) -> int:
+    import yaml
+
+    from monitoring.alert_rules import load_specs, prometheus_rule, rules_document
+
+    specs = load_specs(args.specs)
+    document = prometheus_rule(specs) if args.prometheus_rule else rules_document(specs)
+    print(yaml.safe_dump(document, sort_keys=False), end="")
+    return EXIT_OK
+
+
+def _cycles(model: str) -> list:
+    from monitoring.retrain.lineage import load_cycles
+    from rayship.errors import ModelNotFoundError
+    from registry.connection import connect
+
+    try:
+        return load_cycles(connect(), model)
+    except ModelNotFoundError:
+        return []
 
 
 def _served_versions(serve_url: str, model: str) -> list[str]:
@@ -140,4 +238,11 @@ def _error_text(response) -> str:
         return response.text[:200]
 
 
-COMMANDS = {"apply": _apply, "profile": _profile, "status": _status, "report": _report}
+COMMANDS = {
+    "apply": _apply,
+    "profile": _profile,
+    "status": _status,
+    "report": _report,
+    "watch": _watch,
+    "rules": _rules,
+}

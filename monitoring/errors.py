@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rayship.errors import InvalidInputError, UnavailableError
+from rayship.errors import InvalidInputError, NotFoundError, UnavailableError
 
 
 class ProfileInvalidError(InvalidInputError):
@@ -58,3 +58,49 @@ class FeedbackInvalidError(InvalidInputError):
         self.model = model
         self.reason = reason
         self.item = item
+
+
+class RetrainJobNotFoundError(NotFoundError):
+    """A retraining job id the job runner does not know."""
+
+    def __init__(self, submission_id: str, where: str) -> None:
+        super().__init__(f"Retraining job '{submission_id}' is not known to {where}")
+        self.submission_id = submission_id
+        self.where = where
+
+
+class JobRunnerUnavailableError(UnavailableError):
+    """The Ray Jobs API or the Kubernetes API could not be reached or refused the call."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"Cannot reach {where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+
+class RetrainTemplateError(InvalidInputError):
+    """A RayJob template file (the KubeRay runner's) that cannot be read or is no RayJob."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"RayJob template '{path}' is invalid: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class RetrainJobInvalidError(InvalidInputError):
+    """A retraining job the runner would start only to see it rejected (a submission id KubeRay refuses)."""
+
+    def __init__(self, submission_id: str, where: str, reason: str) -> None:
+        super().__init__(f"Retraining job '{submission_id}' cannot run on {where}: {reason}")
+        self.submission_id = submission_id
+        self.where = where
+        self.reason = reason
+
+
+class PrometheusUnreachableError(UnavailableError):
+    """Prometheus' alerts API could not be read."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"Cannot read alerts from Prometheus at {url}: {reason}")
+        self.url = url
+        self.reason = reason

@@ -17,6 +17,14 @@ from monitoring.errors import MonitorSpecError
 
 DriftStatistic = Literal["psi", "js"]
 Task = Literal["classification", "regression"]
+# The alerts a retraining may start on: the model-quality ones. Serving faults (errors, latency, no traffic) are
+# not fixed by retraining, so they are not offered.
+RetrainAlert = Literal[
+    "RayshipFeatureDriftHigh",
+    "RayshipPredictionDriftHigh",
+    "RayshipLiveAccuracyBelowFloor",
+    "RayshipLiveAccuracyBelowChampion",
+]
 
 
 class WindowSpec(Strict):
@@ -70,6 +78,65 @@ class LabelSpec(Strict):
         return self
 
 
+class AlertSpec(Strict):
+    """Thresholds and hold times of the model's Prometheus alerts (`monitoring/alert_rules.py`)."""
+
+    for_s: float = Field(
+        60.0, ge=0, le=86400, description="How long a condition must hold before its alert fires (the rule's for:)."
+    )
+    rate_window_s: float = Field(
+        60.0, ge=10, le=3600, description="Range of the rate() behind the error-rate and latency alerts, in seconds."
+    )
+    error_rate_max: float = Field(
+        0.05, gt=0, le=1, description="A version's share of 5xx answers (unpinned requests) above this fires."
+    )
+    p99_latency_ms_max: float = Field(1000.0, gt=0, description="A version's p99 latency above this fires, in ms.")
+    accuracy_floor: float | None = Field(
+        None, ge=0, le=1, description="Live accuracy below this fires; null: no absolute floor."
+    )
+    accuracy_drop_max: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="Live accuracy further than this below the champion's (the version at most traffic) fires.",
+    )
+    no_traffic_for_s: float = Field(
+        600.0, ge=60, le=7 * 86400, description="A routed model answering no request for this long fires."
+    )
+    labels_stopped_for_s: float = Field(
+        900.0, ge=60, le=7 * 86400, description="Traffic with no label joined for this long fires."
+    )
+
+
+class RetrainSpec(Strict):
+    """What the retraining trigger (`python -m monitoring watch`) does when a model-quality alert fires."""
+
+    triggers: list[RetrainAlert] = Field(
+        default_factory=lambda: ["RayshipFeatureDriftHigh", "RayshipPredictionDriftHigh"],
+        min_length=1,
+        description="Alerts on the champion version that start a retraining.",
+    )
+    training_spec: Path = Field(description="The sweep spec the job runs, relative to the repository root.")
+    data: str | None = Field(
+        None,
+        min_length=1,
+        description="Fresh data the job trains on (a .csv/.parquet path or URL#TABLE); null: the spec's dataset.",
+    )
+    hold_s: float = Field(
+        0.0, ge=0, le=86400, description="How long an alert must have fired before the trigger acts, in seconds."
+    )
+    cooldown_s: float = Field(
+        1800.0, ge=0, le=30 * 86400, description="Least time between two retraining jobs of the model, in seconds."
+    )
+    job_timeout_s: float = Field(1800.0, gt=0, description="A job still running after this is reported stuck.")
+    auto_rollout: Literal["canary", "none"] = Field(
+        "none", description="canary: a registered version that passed the gate is canaried; none: only reported."
+    )
+    rollout_spec: Path = Field(
+        Path("configs/rollouts/canary.yaml"), description="The canary spec, relative to the repository root."
+    )
+
+
 class MonitorSpec(Strict):
     """What the monitor watches for one model, and when it calls a window drifted."""
 
@@ -90,6 +157,8 @@ class MonitorSpec(Strict):
     task: Task | None = Field(
         None, description="classification or regression, for live accuracy; null: inferred from the predictions."
     )
+    alerts: AlertSpec = Field(default_factory=AlertSpec, description="The model's Prometheus alerts.")
+    retrain: RetrainSpec | None = Field(None, description="Retraining on alerts; null: alerts only.")
 
 
 def default_spec(model: str) -> MonitorSpec:

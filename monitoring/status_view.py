@@ -1,6 +1,9 @@
-"""`python -m monitoring status`: the monitor's `ModelStatus` as one table per version (pure rendering)."""
+"""`python -m monitoring status`: the monitor's `ModelStatus` as one table per version, and the model's retraining
+cycles (pure rendering)."""
 
 from __future__ import annotations
+
+import time
 
 from rich.console import Group
 from rich.table import Table
@@ -9,8 +12,10 @@ from rich.text import Text
 from monitoring.accuracy import LabelVerdict
 from monitoring.drift import Verdict
 from monitoring.monitor import ModelStatus, VersionStatus
+from monitoring.retrain.cycle import Cycle
 
 TOP_FEATURES = 5
+MAX_CYCLES = 5
 
 
 def render_status(status: ModelStatus, served: list[str]) -> Group:
@@ -63,3 +68,17 @@ def _accuracy_cells(state: VersionStatus) -> tuple[str, str, str, str]:
 
 def _version_key(version: str) -> tuple[int, str]:
     return (int(version), version) if version.isdigit() else (1 << 62, version)
+
+
+def render_cycles(model: str, cycles: list[Cycle]) -> Group:
+    """The model's retraining cycles from the registry, newest first, with every step."""
+    if not cycles:
+        return Group(Text(f"{model}: no retraining cycle yet"))
+    parts: list = [Text(f"{model}: {len(cycles)} retraining cycles (registry tags rayship.retrain.<id>)")]
+    for cycle in reversed(cycles[-MAX_CYCLES:]):
+        outcome = cycle.outcome or cycle.stage
+        table = Table("time (UTC)", "step", "detail", title=f"{cycle.id}: {outcome}", title_justify="left")
+        for step in cycle.steps:
+            table.add_row(time.strftime("%H:%M:%S", time.gmtime(step.at_s)), step.step, step.detail)
+        parts.append(table)
+    return Group(*parts)

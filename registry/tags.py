@@ -21,6 +21,10 @@ ROLLOUT_ID = "rayship.rollout.id"
 ROLLOUT_ROLE = "rayship.rollout.role"
 # On the registered model, not a version: the monitoring spec `python -m monitoring apply` stored (JSON).
 MONITORING_SPEC = "rayship.monitoring_spec"
+# On the registered model: one retraining cycle per tag, `rayship.retrain.<cycle id>` (JSON, monitoring/retrain/).
+RETRAIN_CYCLE_PREFIX = "rayship.retrain."
+# On a version a retraining registered: the id of that cycle.
+RETRAINED_BY = "rayship.retrained_by"
 
 
 def metric_tag(metric: str) -> str:

@@ -5,6 +5,7 @@
     python -m scripts.demo_steps register-mislabelled iris   # prints the new version
     python -m scripts.demo_steps traffic --model iris --rps 15 --duration-s 600 &
     python -m scripts.demo_steps traffic --model iris --rps 30 --duration-s 25 --shift 'petal length (cm)=2.5'
+    python -m scripts.demo_steps fresh-data --shift 'petal length (cm)=2.5' --out .rayship/data/iris-fresh.csv
 
 `register-broken` registers, with its digests like any version, a model that loads and passes the replica health
 check (an all-zero probe row) but raises on every real input: a preprocessing bug shipped for real, which the
@@ -38,6 +39,31 @@ def register_mislabelled(model: str) -> str:
     return register(model, experiment="demo-mislabelled-candidate", sweep_id="demo").version
 
 
+def fresh_data(shift: dict[str, float], rows: int, out: str) -> None:
+    """Labelled rows as the drifted traffic brings them (iris rows with `shift` added, as `traffic` sends them),
+    written as the CSV a retraining trains on: what a label pipeline would have collected from recent traffic."""
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    data = load_iris(as_frame=True)
+    rng = np.random.default_rng(1)
+    picked = rng.integers(len(data.data), size=rows)
+    frame = data.data.iloc[picked].reset_index(drop=True)
+    for name, delta in _checked(shift, list(data.feature_names)).items():
+        frame[name] = (frame[name] + delta).round(2)
+    frame["target"] = data.target.iloc[picked].to_numpy()
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    frame.to_csv(out, index=False)
+    print(f"wrote {rows} labelled rows to {out}")
+
+
+def _checked(shift: dict[str, float], features: list[str]) -> dict[str, float]:
+    for name in shift:
+        if name not in features:
+            raise SystemExit(f"--shift: iris has no feature {name!r}; it has {', '.join(features)}")
+    return shift
+
+
 def traffic(model: str, rps: float, duration_s: float, shift: dict[str, float], labels: bool) -> None:
     """Open-loop single-row predictions at `rps` of rows drawn from iris (the models' own data), with `shift`
     added to the named features; with `labels`, each row's true class is sent back as feedback every 2 s, joined
@@ -48,9 +74,7 @@ def traffic(model: str, rps: float, duration_s: float, shift: dict[str, float], 
 
     data = load_iris()
     offsets = np.zeros(data.data.shape[1])
-    for name, delta in shift.items():
-        if name not in data.feature_names:
-            raise SystemExit(f"--shift: iris has no feature {name!r}; it has {', '.join(data.feature_names)}")
+    for name, delta in _checked(shift, list(data.feature_names)).items():
         offsets[list(data.feature_names).index(name)] = delta
     base = os.environ.get("RAYSHIP_SERVE_URL", "http://127.0.0.1:8000")
     rng = np.random.default_rng(0)
@@ -117,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--duration-s", type=float, default=600.0)
     load.add_argument("--shift", type=_shift, action="append", default=[], help="FEATURE=DELTA, repeatable")
     load.add_argument("--no-labels", dest="labels", action="store_false", help="send no feedback")
+    fresh = sub.add_parser("fresh-data")
+    fresh.add_argument("--shift", type=_shift, action="append", default=[], help="FEATURE=DELTA, repeatable")
+    fresh.add_argument("--rows", type=int, default=600)
+    fresh.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     if args.step == "newest-version":
         print(newest_version(args.model))
@@ -124,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         print(register_broken(args.model))
     elif args.step == "register-mislabelled":
         print(register_mislabelled(args.model))
+    elif args.step == "fresh-data":
+        fresh_data(dict(args.shift), args.rows, args.out)
     else:
         traffic(args.model, args.rps, args.duration_s, dict(args.shift), args.labels)
     return 0

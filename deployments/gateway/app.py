@@ -30,7 +30,7 @@ from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
 from deployments.gateway.caller import ServeVersionCaller
 from deployments.gateway.monitor_link import ServeMonitorLink
-from deployments.gateway.prometheus import PrometheusRecorder
+from deployments.gateway.prometheus import PrometheusRecorder, RouteWeightGauge
 from deployments.gateway.rest.app import create_app
 from deployments.metrics import CounterStore, FanOutRecorder
 from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
@@ -78,6 +78,7 @@ class Gateway:
         self._replica = serve.get_replica_context().replica_id.unique_id
         self._aggregator: Any = None
         self._monitoring = ServeMonitorLink()
+        self._weights = RouteWeightGauge()
 
     async def reconfigure(self, user_config: dict) -> None:
         try:
@@ -93,6 +94,7 @@ class Gateway:
         await self._caller.refresh_unless_ready(config.routed_apps())
         self._caller.configure(config.request_timeout_s, config.max_batch_size, config.calls_per_replica)
         self._plane.apply(config)
+        self._weights.show(config)
         self._digest = policy_digest(config)
         self._configured, self._rejection = True, None
 

@@ -4,7 +4,9 @@ Exported by Ray's metrics agent (`ray_` prefix, counters with `_total`): `ray_ra
 `ray_rayship_errors_total` (also labelled `code`), both also labelled `pinned` ("true" for requests a client pinned
 to the version, which rollouts do not judge), `ray_rayship_latency_ms` (histogram, successful requests) and
 `ray_rayship_batch_size` (histogram, per successful request), and for shadow targets
-`ray_rayship_shadow_rows_compared_total` / `ray_rayship_shadow_rows_agreed_total`.
+`ray_rayship_shadow_rows_compared_total` / `ray_rayship_shadow_rows_agreed_total`. The gauge
+`ray_rayship_route_weight` is each version's weight in the active policy (0 once a version leaves it), so dashboards
+show a rollout's steps and alert rules know which version is the champion.
 
 The histograms use the stats endpoint's bounds, so `histogram_quantile` over them interpolates to the figure
 `deployments.histogram.Histogram.quantile` (what the rollout analysis judges) gives for the same interval.
@@ -12,9 +14,10 @@ The histograms use the stats endpoint's bounds, so `histogram_quantile` over the
 
 from __future__ import annotations
 
-from ray.serve.metrics import Counter, Histogram
+from ray.serve.metrics import Counter, Gauge, Histogram
 
 from deployments.stats import BATCH_SIZE_BOUNDS, LATENCY_BOUNDS_MS
+from deployments.traffic_policy import GatewayConfig
 
 
 class PrometheusRecorder:
@@ -66,3 +69,23 @@ class PrometheusRecorder:
         self._compared.inc(compared_rows, dict(tags))
         if agreed_rows:
             self._agreed.inc(agreed_rows, dict(tags))
+
+
+class RouteWeightGauge:
+    """The active policy's weights, one series per model and version ever routed."""
+
+    def __init__(self) -> None:
+        self._gauge = Gauge(
+            "rayship_route_weight", "Weight of a version in the gateway's policy (%).", ("model", "version")
+        )
+        self._shown: set[tuple[str, str]] = set()
+
+    def show(self, config: GatewayConfig) -> None:
+        weights = {
+            (model, route.version): route.weight for model, policy in config.models.items() for route in policy.versions
+        }
+        for gone in self._shown - weights.keys():
+            weights[gone] = 0
+        for (model, version), weight in weights.items():
+            self._gauge.set(weight, {"model": model, "version": version})
+        self._shown |= weights.keys()

@@ -18,13 +18,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "rayship": set(),
-    "cluster": {"rayship"},
+    "cluster": {"rayship", "monitoring"},
     "registry": {"rayship"},
     "monitoring": {"rayship", "registry"},
     "training": {"rayship", "registry", "monitoring"},
     "deployments": {"rayship", "registry", "monitoring"},
     "rollout": {"rayship", "registry", "deployments", "monitoring"},
-    "kuberay": {"rayship", "deployments"},
+    "kuberay": {"rayship", "deployments", "monitoring"},
 }
 PROJECT = set(ALLOWED) | {"scripts", "bench", "tests"}
 PURE_CORE = REPO / "rollout" / "core"

@@ -12,12 +12,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from monitoring.alert_rules import load_specs, rules_document
+from monitoring.dashboards import build_dashboard
+
 OVERLAYS = ("dev", "prod")
 # The Kubernetes version whose schemas kubernetes-validate checks core objects against (it ships 1.x up to 1.37).
 K8S_VERSION = "1.32"
 # Custom resources: kubernetes-validate has no schema for them. ray.io kinds are checked against the KubeRay CRDs
 # instead; monitoring.coreos.com kinds (Prometheus Operator) are not schema-checked here at all.
-CUSTOM_KINDS = {"RayService", "RayJob", "PodMonitor", "ServiceMonitor"}
+CUSTOM_KINDS = {"RayService", "RayJob", "PodMonitor", "ServiceMonitor", "PrometheusRule"}
 SWEEP_ENTRYPOINT = "python -m training sweep --config configs/training/iris-sklearn.yaml --register --alias challenger"
 
 
@@ -219,24 +222,27 @@ def test_dashboard_and_gcs_are_reachable_only_from_rayship_and_the_operator(
     assert 6379 not in [p["port"] for rule in operator_rules for p in rule["ports"]]
 
 
-def test_grafana_dashboard_ships_as_a_configmap_with_per_version_panels(
-    overlay_docs: dict[str, list[dict[str, Any]]],
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_grafana_dashboard_ships_as_a_configmap_built_by_monitoring_dashboards(
+    overlay: str, overlay_docs: dict[str, list[dict[str, Any]]]
 ) -> None:
-    config_map = find(overlay_docs["dev"], "ConfigMap", "rayship-grafana-dashboard")
-    dashboard = json.loads(config_map["data"]["rayship-dashboard.json"])
-    exprs = " ".join(t["expr"] for panel in dashboard["panels"] for t in panel["targets"])
+    # What the dashboard shows is tested with its code (tests/unit/monitoring/test_dashboards.py).
+    config_map = find(overlay_docs[overlay], "ConfigMap", "rayship-grafana-dashboard")
 
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
-    for metric in (
-        "ray_rayship_requests_total",
-        "ray_rayship_errors_total",
-        "ray_rayship_latency_ms_bucket",
-        "ray_rayship_batch_size_count",
-        "ray_serve_deployment_replica_healthy",
-        "ray_serve_num_ongoing_http_requests",
-    ):
-        assert metric in exprs
-    assert "sum by (model, version)" in exprs
+    assert json.loads(config_map["data"]["rayship-dashboard.json"]) == build_dashboard()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_alert_rules_ship_as_a_prometheus_rule_built_from_the_monitoring_specs(
+    overlay: str, overlay_docs: dict[str, list[dict[str, Any]]], repo_root: Path
+) -> None:
+    # The rules themselves are tested with promtool (tests/unit/monitoring/test_alert_rules.py).
+    rule = find(overlay_docs[overlay], "PrometheusRule", "rayship-alerts")
+
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["namespace"] == {"dev": "rayship-dev", "prod": "rayship"}[overlay]
+    assert rule["spec"] == rules_document(load_specs(repo_root / "configs" / "monitoring"))
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -174,7 +174,8 @@ def test_an_unwritable_report_directory_is_an_error(gateway, tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"error: Cannot write the report to {blocker / 'r'}: ")
 
 
-def test_status_prints_a_table_per_version_and_the_served_ones(gateway, capsys):
+def test_status_prints_a_table_per_version_and_the_served_ones(gateway, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")  # a registry without the model
     answer = gateway(Gateway())
 
     assert cli.main(["status", "--model", "iris", "--serve-url", GATEWAY]) == cli.EXIT_OK
@@ -183,6 +184,7 @@ def test_status_prints_a_table_per_version_and_the_served_ones(gateway, capsys):
     assert out.startswith("iris: window 1000 rows / 60 s, scored from 100 rows; feature drift psi > 0.25")
     assert "version 1: drift (300 rows in window, 1 replicas)" in out
     assert "version 2: no reference profile (0 rows in window," in out  # the title wraps to its empty table
+    assert out.rstrip().endswith("iris: no retraining cycle yet")
     assert [r.url.path for r in answer.requests] == ["/-/rayship/monitoring", "/-/rayship/policy"]
 
 

@@ -1,0 +1,1 @@
+"""The retraining loop: alerts in, a Ray Job, a gated registration and a canary out."""
