@@ -1,13 +1,14 @@
 """`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
 
-    python -m bench.run_all [--only training,serving,peers,memory,rollout]
+    python -m bench.run_all [--only training,serving,peers,monitoring,memory,rollout,loop]
 
 It reuses a cluster already up (`make up`) or starts one as `make up` does, and stops it at the end: what is
 measured is the mode a user gets with no flags. The serving and memory benchmarks register a fixed reference model
 first (two seeded versions of `bench-iris`, scikit-learn's default 100-tree RandomForest:
 `scripts.example_models.register_reference_forest`); the peers benchmark registers its two reference models
 (`bench/reference_models.py`) and runs MLServer and a plain FastAPI app beside the gateway; the rollout benchmark
-registers its own (a good and a broken version of `iris-bench-rollout`).
+registers its own (a good and a broken version of `iris-bench-rollout`); the loop benchmark its `bench-loop`, whose
+alert rules it adds to the local Prometheus for the run.
 Results are JSON files in `bench/results/`; figures quoted in the README come from there.
 """
 
@@ -29,7 +30,7 @@ from scripts.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-BENCHES = ("training", "serving", "peers", "monitoring", "memory", "rollout")
+BENCHES = ("training", "serving", "peers", "monitoring", "memory", "rollout", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +103,10 @@ def _rollout() -> int:
     return _run("-m", "bench.bench_rollout")
 
 
+def _loop() -> int:
+    return _run("-m", "bench.bench_loop")
+
+
 RUNNERS = {
     "training": _training,
     "serving": _serving,
@@ -109,6 +114,7 @@ RUNNERS = {
     "monitoring": _monitoring,
     "memory": _memory,
     "rollout": _rollout,
+    "loop": _loop,
 }
 
 if __name__ == "__main__":

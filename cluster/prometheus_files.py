@@ -6,6 +6,7 @@ the same builder `make render` uses for KubeRay's `PrometheusRule`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -13,14 +14,18 @@ import yaml
 from cluster import commands
 from cluster.settings import ClusterSettings
 from monitoring.alert_rules import load_specs, rules_document
+from monitoring.spec import MonitorSpec
 from rayship.atomic_file import write_atomically
 
 SPECS_DIR = Path(__file__).resolve().parents[1] / "configs" / "monitoring"
 
 
-def write_prometheus_files(settings: ClusterSettings, specs_dir: Path = SPECS_DIR) -> int:
-    """Write prometheus.yml and rules.yml; returns how many models have rules."""
-    specs = load_specs(specs_dir)
+def write_prometheus_files(
+    settings: ClusterSettings, specs_dir: Path = SPECS_DIR, extra_specs: Sequence[MonitorSpec] = ()
+) -> int:
+    """Write prometheus.yml and rules.yml (the specs in `specs_dir`, then `extra_specs`: a benchmark's model);
+    returns how many models have rules. A running Prometheus reads them again on `POST /-/reload`."""
+    specs = [*load_specs(specs_dir), *extra_specs]
     write_atomically(commands.prometheus_rules_path(settings), yaml.safe_dump(rules_document(specs), sort_keys=False))
     write_atomically(
         commands.prometheus_dir(settings) / "prometheus.yml",

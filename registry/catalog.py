@@ -40,7 +40,9 @@ class ModelCard(BaseModel):
     source: str = Field(description="Where MLflow took the artifacts from (e.g. 'models:/m-...').")
     run_id: str | None = Field(description="MLflow run the model was logged in.")
     metrics: dict[str, float] = Field(description="Holdout metrics recorded at registration.")
-    lineage: dict[str, str] = Field(description="Dataset fingerprint, sweep, trial, logged model, git commit.")
+    lineage: dict[str, str] = Field(
+        description="Dataset fingerprint, sweep, trial, logged model, git commit, and the retraining cycle if any."
+    )
     gate: str | None = Field(description="Validation gate verdict: passed, failed or off; None if never gated.")
     gate_reasons: str | None = Field(description="Why the gate passed or failed.")
     archived: bool = Field(description="True once archived: kept for history, never to be deployed.")
@@ -70,6 +72,7 @@ _LINEAGE_TAGS = {
     "logged_model_id": tags.LOGGED_MODEL_ID,
     "git_commit": tags.GIT_COMMIT,
     "flavor": tags.FLAVOR,
+    "retrained_by": tags.RETRAINED_BY,  # the retraining cycle (monitoring watch) that registered it
 }
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from monitoring.profile import PROFILE_FILE, ReferenceProfile, build_profile
 from registry.api import PinnedVersion, register
@@ -75,6 +75,22 @@ def register_iris(name: str, *, experiment: str, sweep_id: str, with_profile: bo
     accuracy = float(model.score(features, target))
     profile = _profile(features, model) if with_profile else None
     return _register(name, info.model_id, run.info.run_id, sweep_id, {"accuracy": accuracy}, profile)
+
+
+def register_petal_width_regressor(name: str, *, experiment: str, sweep_id: str) -> PinnedVersion:
+    """A LinearRegression predicting iris' petal width from its three other measurements: a regressor, whose live
+    quality is MAE and RMSE rather than accuracy."""
+    features, _ = load_iris(return_X_y=True, as_frame=True)
+    target = features.pop("petal width (cm)")
+    model = LinearRegression().fit(features, target)
+    mlflow.set_experiment(experiment)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model, name="model", input_example=features.head(2), pip_requirements=["scikit-learn"]
+        )
+    profile = build_profile(features, source="iris (all rows)", predictions=model.predict(features))
+    r2 = float(model.score(features, target))
+    return _register(name, info.model_id, run.info.run_id, sweep_id, {"r2": r2}, profile)
 
 
 def register_reference_forest(name: str, *, experiment: str, sweep_id: str, seed: int = 0) -> PinnedVersion:

@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from pydantic import Field
 
 from monitoring.contract import Strict
+from monitoring.errors import MonitorSpecError
 from monitoring.retrain.alerts_api import read_alerts
 from monitoring.retrain.jobs import JobRunner
 from monitoring.retrain.watch import Watch, training_argv
@@ -37,6 +39,25 @@ class WatchOptions(Strict):
     canary_args: list[str] = Field(default_factory=list, description="Extra arguments of the canary driver.")
     exit_after_cycle: bool = Field(False, description="Stop once a cycle has finished (demos and benchmarks).")
     max_polls: int | None = Field(None, ge=1, description="Stop after this many polls; None: run until stopped.")
+
+
+def check_training_spec(spec: MonitorSpec) -> Path:
+    """The retrain section's sweep spec, resolved; it must exist and register into this very model."""
+    assert spec.retrain is not None
+    path = (
+        spec.retrain.training_spec
+        if spec.retrain.training_spec.is_absolute()
+        else REPO_ROOT / spec.retrain.training_spec
+    )
+    try:
+        registers = (yaml.safe_load(path.read_text()) or {}).get("model_name")
+    except (OSError, yaml.YAMLError) as exc:
+        raise MonitorSpecError(f"retrain.training_spec {path}", f"cannot be read ({exc})") from None
+    if registers != spec.model:
+        raise MonitorSpecError(
+            f"retrain.training_spec {path}", f"registers into model '{registers}', not '{spec.model}'"
+        )
+    return path
 
 
 def make_runner(options: WatchOptions) -> JobRunner:
@@ -82,6 +103,7 @@ def canary_starter(
 def run_watch(spec: MonitorSpec, options: WatchOptions, say: Callable[[str], None] = print) -> int:
     """Poll until stopped (or until `exit_after_cycle` / `max_polls`); raises LeaseHeldError for a second trigger."""
     assert spec.retrain is not None
+    check_training_spec(spec)
     lease = LeaseFile(options.state_dir / "retrain", spec.model, purpose="retraining")
     owner = local_owner_id(uuid.uuid4().hex[:8])
     lease.acquire(owner, LEASE_TTL_S, time.time(), local_holder_alive)

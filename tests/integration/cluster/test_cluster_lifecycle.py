@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from cluster import lifecycle
+from cluster import commands, lifecycle
 from cluster.errors import PortInUseError, ServiceExitedError, ServiceTimeoutError
 from cluster.processes import session_members
 from cluster.settings import ClusterSettings
@@ -100,7 +101,7 @@ def test_mlflow_rest_api_answers(own):
 
 
 def test_http_endpoints_listen_on_loopback_only(own):
-    for port in (own.dashboard_port, own.serve_port, own.mlflow_port):
+    for port in (own.dashboard_port, own.serve_port, own.mlflow_port, own.prometheus_port):
         assert listeners(port) and listeners(port) <= {"127.0.0.1", "::ffff:127.0.0.1"}, port
     # Ray binds its metrics exporter to the node IP or every interface: it answers on loopback, read-only.
     assert "ray_" in httpx.get(own.metrics_url, timeout=10).text
@@ -124,7 +125,24 @@ def test_status_names_every_service(own):
         ("mlflow", True),
         ("ray-head", True),
         ("ray-worker-1", True),
+        ("prometheus", True),
     ]
+
+
+def test_prometheus_scrapes_both_nodes_from_rays_discovery_file_and_keeps_its_data_in_the_state_dir(own):
+    deadline, up = time.monotonic() + 60, set()
+    while time.monotonic() < deadline:
+        targets = httpx.get(f"{own.prometheus_url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        up = {t["scrapeUrl"] for t in targets if t["health"] == "up"}
+        if len(up) >= 2:
+            break
+        time.sleep(2)
+    worker_metrics = commands.node_ports(own, 1)["metrics-export-port"]
+    assert any(url.endswith(f":{own.metrics_port}/metrics") for url in up), up
+    assert any(url.endswith(f":{worker_metrics}/metrics") for url in up), up
+    assert (own.state_dir / "prometheus" / "data").is_dir()
+    rules = httpx.get(f"{own.prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert [group["name"] for group in rules] == ["rayship-iris"]
 
 
 def test_down_leaves_no_process_of_ours(own):
@@ -132,8 +150,13 @@ def test_down_leaves_no_process_of_ours(own):
     ours = [pid for leader in leaders for pid in session_members(leader)]
     assert len(ours) > 10
     said: list[str] = []
-    assert lifecycle.down(own, say=said.append) == 3
-    assert [line.split(" (")[0] for line in said] == ["stopped ray-worker-1", "stopped ray-head", "stopped mlflow"]
+    assert lifecycle.down(own, say=said.append) == 4
+    assert [line.split(" (")[0] for line in said] == [
+        "stopped prometheus",
+        "stopped ray-worker-1",
+        "stopped ray-head",
+        "stopped mlflow",
+    ]
     assert [pid for pid in ours if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
     assert all(not listeners(port) for port in PORTS.values())
     said.clear()

@@ -25,7 +25,7 @@ def watch_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def template_config_map(docs: list[dict[str, Any]]) -> dict[str, Any]:
     """The ConfigMap the trigger's pod mounts, followed through its volume (the name carries Kustomize's hash)."""
-    (volume,) = watch_pod(docs)["volumes"]
+    (volume,) = [v for v in watch_pod(docs)["volumes"] if "configMap" in v]
     return find(docs, "ConfigMap", volume["configMap"]["name"])
 
 
@@ -68,8 +68,20 @@ def test_the_trigger_runs_watch_with_the_kuberay_runner_and_the_mounted_template
         "--runner=kuberay",
         "--prometheus=http://prometheus-operated.monitoring.svc:9090",
         f"--rayjob-template={TEMPLATE_MOUNT}/rayjob.yaml",
+        "--state-dir=/var/lib/rayship",
+        # The canary of a version that passed the gate runs against the RayService, in the pod's namespace.
+        "--canary-arg=--router=rayservice",
+        "--canary-arg=--rayservice=rayship",
+        "--canary-arg=--namespace=$(POD_NAMESPACE)",
     ]
-    assert container["volumeMounts"] == [{"name": "rayjob-template", "mountPath": TEMPLATE_MOUNT, "readOnly": True}]
+    assert container["volumeMounts"] == [
+        {"name": "rayjob-template", "mountPath": TEMPLATE_MOUNT, "readOnly": True},
+        {"name": "state", "mountPath": "/var/lib/rayship"},
+    ]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "rayship-ray-token", "key": "auth_token"}
+    assert env["RAYSHIP_SERVE_URL"]["value"] == "http://rayship-serve-svc:8000"
     (tracking,) = [e for e in container["env"] if e["name"] == "MLFLOW_TRACKING_URI"]
     assert tracking["valueFrom"]["secretKeyRef"] == {"name": "rayship-mlflow", "key": "tracking-uri"}
     assert set(container["resources"]) == {"requests", "limits"}
@@ -80,7 +92,9 @@ def test_the_trigger_runs_watch_with_the_kuberay_runner_and_the_mounted_template
     assert pod.get("automountServiceAccountToken", True) is True
 
 
-def test_the_trigger_may_read_and_create_rayjobs_only(overlay_docs: dict[str, list[dict[str, Any]]]) -> None:
+def test_the_trigger_may_read_and_create_rayjobs_and_run_a_canary_only(
+    overlay_docs: dict[str, list[dict[str, Any]]],
+) -> None:
     docs = overlay_docs["prod"]
     role = find(docs, "Role", WATCH)
     binding = find(docs, "RoleBinding", WATCH)
@@ -91,6 +105,10 @@ def test_the_trigger_may_read_and_create_rayjobs_only(overlay_docs: dict[str, li
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": WATCH}
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": WATCH, "namespace": "rayship"}]
     assert find(docs, "ServiceAccount", WATCH)["metadata"]["namespace"] == "rayship"
+    # ... and what its canary needs: the rollout driver's Role (read and patch the RayService).
+    rollout = find(docs, "RoleBinding", f"{WATCH}-rollout")
+    assert rollout["roleRef"]["name"] == "rayship-rollout"
+    assert rollout["subjects"] == binding["subjects"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
