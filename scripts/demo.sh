@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 PY="$BIN/python"
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== [%s] %s\033[0m\n' "$(date +%T)" "$*"; }
 TRAFFIC_PID=""
 trap '[ -n "$TRAFFIC_PID" ] && kill "$TRAFFIC_PID" 2>/dev/null; true' EXIT
 

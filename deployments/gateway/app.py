@@ -94,7 +94,7 @@ class Gateway:
         await self._caller.refresh_unless_ready(config.routed_apps())
         self._caller.configure(config.request_timeout_s, config.max_batch_size, config.calls_per_replica)
         self._plane.apply(config)
-        self._weights.show(config)
+        self._weights.show(config)  # at once, for a rollout's steps; _push_forever repeats it
         self._digest = policy_digest(config)
         self._configured, self._rejection = True, None
 
@@ -127,6 +127,9 @@ class Gateway:
 
     async def _push_forever(self) -> None:
         while True:
+            # A gauge set once, in the replica's first reconfigure, can miss Ray's metrics export; set every round
+            # it is always there (live test: tests/integration/deployments/test_prometheus_live.py).
+            self._weights.show(self._plane.config)
             try:
                 if self._aggregator is None:
                     self._aggregator = await asyncio.to_thread(get_or_create_aggregator)

@@ -16,15 +16,20 @@ from typing import Protocol
 
 from mlflow import MlflowClient
 
-from monitoring.errors import JobRunnerUnavailableError, PrometheusUnreachableError
 from monitoring.retrain.cycle import Cycle
 from monitoring.retrain.decide import Choice, FiringAlert, choose
 from monitoring.retrain.jobs import TERMINAL_STATES, JobRequest, JobRunner
 from monitoring.retrain.lineage import champion_version, load_cycles, save_cycle, version_of_cycle
 from monitoring.spec import RetrainSpec
+from rayship.errors import UnavailableError
 from registry import tags
 
 Say = Callable[[str], None]
+# `python -m rollout canary`'s exit codes (rollout/cli.py): 0 promoted, 1 rolled back, 2 bad input, 3 refused or
+# unreachable (another driver holds the lease, the cluster is down): retried, at most once per CANARY_RESTART_S.
+CANARY_VERDICTS = {0: "promoted", 1: "rolled_back"}
+CANARY_BAD_INPUT = 2
+CANARY_RESTART_S = 30.0
 
 
 class CanaryProcess(Protocol):
@@ -45,20 +50,25 @@ class Watch:
     clock: Callable[[], float]
     say: Say = print
     _canary: CanaryProcess | None = field(default=None, init=False)
+    _canary_started_at: float = field(default=0.0, init=False)
     _last_said: str | None = field(default=None, init=False)
     _told_steps: dict[str, int] = field(default_factory=dict, init=False)
 
     def poll(self) -> Cycle | None:
-        """One round; returns the cycle it moved, if any."""
+        """One round; returns the cycle it moved, if any. A dependency that is down (MLflow, the Jobs API,
+        Prometheus) makes it wait and say so: every step is idempotent, so the next round retries it."""
+        try:
+            return self._round()
+        except UnavailableError as exc:
+            self._tell(f"waiting: {exc}")
+            return None
+
+    def _round(self) -> Cycle | None:
         cycles = load_cycles(self.client, self.model)
         open_cycle = next((cycle for cycle in cycles if not cycle.finished), None)
         if open_cycle is not None:
             return self._advance(open_cycle)
-        try:
-            alerts = self.read_alerts()
-        except PrometheusUnreachableError as exc:
-            self._tell(f"waiting: {exc}")
-            return None
+        alerts = self.read_alerts()
         choice = choose(alerts, self.spec, self.model, champion_version(self.client, self.model), cycles, self.clock())
         self._tell(f"{choice.action}: {choice.reason}")
         return self._start(choice) if choice.action == "submit" else None
@@ -88,20 +98,12 @@ class Watch:
             entrypoint=self.training_argv(cycle.id),
             metadata={"model": self.model, "alert": cycle.alert.name, "version": cycle.alert.version},
         )
-        try:
-            created = self.runner.submit(request)
-        except JobRunnerUnavailableError as exc:
-            self._tell(f"waiting: {exc}")
-            return cycle
+        created = self.runner.submit(request)
         detail = f"job {cycle.id} submitted to {self.runner.where}" if created else f"job {cycle.id} already existed"
         return self._save(cycle.advanced(self.clock(), "submitted", detail, stage="running"))
 
     def _follow_job(self, cycle: Cycle) -> Cycle:
-        try:
-            job = self.runner.view(cycle.id)
-        except JobRunnerUnavailableError as exc:
-            self._tell(f"waiting: {exc}")
-            return cycle
+        job = self.runner.view(cycle.id)
         now = self.clock()
         if job.state != cycle.job_state:
             message = f": {job.message}" if job.message else ""
@@ -138,31 +140,37 @@ class Watch:
                 )
             )
         cycle = self._save(cycle.advanced(now, "rollout", f"canary of v{number} started", stage="rolling_out"))
-        self._canary = self.start_canary(number)
+        self._canary, self._canary_started_at = self.start_canary(number), self.clock()
         return cycle
 
     def _follow_rollout(self, cycle: Cycle) -> Cycle:
         assert cycle.version is not None
         version = version_of_cycle(self.client, self.model, cycle.id) or {}
         verdict = version.get(tags.ROLLOUT_VERDICT)
-        if verdict is None:
-            if self._canary is None or self._canary.poll() is not None:
-                # No driver of ours runs (the trigger restarted, or the driver stopped without a verdict): start
-                # one; if the old one still runs, its lease refuses the new one and the verdict is awaited.
-                self._canary = self.start_canary(cycle.version)
-            return cycle
-        self._canary = None
+        exit_code = None if self._canary is None else self._canary.poll()
+        if verdict is None and exit_code in CANARY_VERDICTS:
+            verdict = CANARY_VERDICTS[exit_code]  # the driver decided but its verdict tag did not reach MLflow
+        if verdict is not None:
+            self._canary = None
+            return self._verdict(cycle, verdict, version.get(tags.ROLLOUT_ID))
+        if exit_code == CANARY_BAD_INPUT:
+            self._canary = None
+            detail = "the canary driver refused its input (exit 2): not rolled out; see its log"
+            return self._save(cycle.advanced(self.clock(), "verdict", detail, stage="failed", outcome="not_rolled_out"))
+        if self._canary is None or (exit_code is not None and self._may_restart()):
+            # No driver of ours runs (the trigger restarted, or the driver was refused or lost the cluster): start
+            # one; while an old one still runs, its lease refuses the new one, which is retried after a pause.
+            self._canary, self._canary_started_at = self.start_canary(cycle.version), self.clock()
+        return cycle
+
+    def _may_restart(self) -> bool:
+        return self.clock() - self._canary_started_at >= CANARY_RESTART_S
+
+    def _verdict(self, cycle: Cycle, verdict: str, rollout_id: str | None) -> Cycle:
         outcome = "promoted" if verdict == "promoted" else "rolled_back"
-        rollout_id = version.get(tags.ROLLOUT_ID)
+        detail = f"canary {rollout_id or '(id not recorded)'}: {verdict}"
         return self._save(
-            cycle.advanced(
-                self.clock(),
-                "verdict",
-                f"canary {rollout_id}: {verdict}",
-                stage="done",
-                outcome=outcome,
-                rollout_id=rollout_id,
-            )
+            cycle.advanced(self.clock(), "verdict", detail, stage="done", outcome=outcome, rollout_id=rollout_id)
         )
 
     def _save(self, cycle: Cycle) -> Cycle:

@@ -179,7 +179,7 @@ def test_a_port_in_use_is_named_with_its_holder_and_nothing_starts(tmp_path):
 
 
 def test_mlflow_failing_at_start_reports_its_log_and_leaves_nothing_running(tmp_path):
-    settings = block(tmp_path, start_timeout_s=60)
+    settings = block(tmp_path, start_timeout_s=30)
     (tmp_path / "mlflow.db").mkdir()  # sqlite cannot open a directory: the server fails at start
     # mlflow either exits or, seen under load, logs the error and lingers: both must end in the log's tail.
     with pytest.raises((ServiceExitedError, ServiceTimeoutError)) as caught:

@@ -87,10 +87,23 @@ def labelled_traffic(serve_api, model: str, rows: np.ndarray, labels: np.ndarray
     assert answer.status_code == 200 and answer.json()["accepted"] == len(items), answer.text
 
 
-def scraped_names(prometheus_url: str) -> set[str]:
-    answer = httpx.get(f"{prometheus_url}/api/v1/label/__name__/values", timeout=10)
-    answer.raise_for_status()
-    return set(answer.json()["data"])
+def scraped_names(prometheus_url: str, versions: dict[str, PinnedVersion]) -> set[str]:
+    """Names of the series Prometheus holds now for this module's versions: a cluster reused across runs (and
+    Prometheus' data in `.rayship/`) still has the series of earlier versions, which must not count."""
+    models = "|".join(sorted({p.name for p in versions.values()}))
+    numbers = "|".join(sorted({p.version for p in versions.values()}))
+    apps = "|".join(app_config.version_app_name(p.name, p.version) for p in versions.values())
+    selectors = (
+        f'{{__name__=~"ray_rayship_.+",model=~"{models}",version=~"{numbers}"}}',
+        f'{{__name__="ray_rayship_feedback_items_total",model=~"{models}"}}',  # per model, no version
+        f'{{__name__=~"ray_serve_.+",application=~"{apps}"}}',
+    )
+    names: set[str] = set()
+    for selector in selectors:
+        answer = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": f"group by (__name__) ({selector})"})
+        answer.raise_for_status()
+        names |= {series["metric"]["__name__"] for series in answer.json()["data"]["result"]}
+    return names
 
 
 def test_every_series_a_panel_or_a_rule_reads_reaches_the_local_prometheus(serve_api, scraped, cluster):
@@ -103,7 +116,7 @@ def test_every_series_a_panel_or_a_rule_reads_reaches_the_local_prometheus(serve
     wanted = set(RAYSHIP_SERIES) | set(SERVE_SERIES)
     deadline, missing = time.monotonic() + SCRAPE_TIMEOUT_S, wanted
     while time.monotonic() < deadline:
-        missing = wanted - scraped_names(cluster.prometheus_url)
+        missing = wanted - scraped_names(cluster.prometheus_url, scraped)
         if not missing:
             break
         time.sleep(3)

@@ -27,3 +27,18 @@ def test_a_missing_sweep_spec_is_named(tmp_path: Path):
     spec = MonitorSpec.model_validate({"model": "iris", "retrain": {"training_spec": str(tmp_path / "none.yaml")}})
     with pytest.raises(MonitorSpecError, match=r"retrain.training_spec .*none.yaml' is invalid: cannot be read"):
         check_training_spec(spec)
+
+
+def test_a_second_trigger_for_the_same_model_is_refused_by_the_lease(tmp_path: Path, capsys):
+    import time
+
+    from monitoring import cli
+    from rayship.lease import LeaseFile, local_owner_id
+
+    holder = local_owner_id("first")  # this very process: alive, so its lease holds
+    LeaseFile(tmp_path / "retrain", "iris", purpose="retraining").acquire(holder, 60, time.time())
+
+    assert cli.main(["watch", "--model", "iris", "--state-dir", str(tmp_path), "--max-polls", "1"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"refused: Retraining of model 'iris' is driven by '{holder}' (lease expires in ")
+    assert err.rstrip().endswith("stop that driver or wait for its lease to expire")

@@ -41,6 +41,8 @@ class Jobs:
         return True
 
     def view(self, submission_id: str) -> JobView:
+        if self.down:
+            raise JobRunnerUnavailableError(self.where, "connection refused")
         return JobView(submission_id=submission_id, state=self.states[submission_id], message=None)
 
 
@@ -72,7 +74,7 @@ def client(tmp_path: Path) -> MlflowClient:
 
 @pytest.fixture
 def rig(client):
-    jobs, clock, said, canaries = Jobs(), Clock(), [], []
+    jobs, clock, said, canaries, drivers = Jobs(), Clock(), [], [], []
     alerts: list[FiringAlert] = []
 
     def read_alerts():
@@ -82,7 +84,8 @@ def rig(client):
 
     def start_canary(version: str) -> Canary:
         canaries.append(version)
-        return Canary()
+        drivers.append(Canary())
+        return drivers[-1]
 
     def make() -> Watch:
         return Watch(
@@ -101,8 +104,8 @@ def rig(client):
         pass
 
     rig = Rig()
-    rig.jobs, rig.clock, rig.said, rig.canaries, rig.alerts, rig.make, rig.client = (
-        jobs, clock, said, canaries, alerts, make, client
+    rig.jobs, rig.clock, rig.said, rig.canaries, rig.drivers, rig.alerts, rig.make, rig.client = (
+        jobs, clock, said, canaries, drivers, alerts, make, client
     )  # fmt: skip
     return rig
 
@@ -110,6 +113,15 @@ def rig(client):
 def drift_on(version: str) -> FiringAlert:
     labels = {"alertname": "RayshipFeatureDriftHigh", "model": "iris", "version": version}
     return FiringAlert(name="RayshipFeatureDriftHigh", state="firing", labels=labels, active_at_s=T0, value=0.61)
+
+
+def job_ended(rig, state: str):
+    """A drift alert on the champion, its cycle's job submitted, and the job ended in `state`."""
+    rig.alerts.append(drift_on("1"))
+    watch = rig.make()
+    cycle = watch.poll()
+    rig.jobs.states[cycle.id] = state
+    return watch, cycle
 
 
 def register_retrained(client: MlflowClient, cycle_id: str, gate: str) -> str:
@@ -155,10 +167,7 @@ def test_an_alert_retrains_registers_and_canaries_to_a_verdict_recorded_in_the_r
 
 
 def test_a_failed_job_registers_nothing_and_the_cooldown_holds_while_the_alert_stays(rig):
-    rig.alerts.append(drift_on("1"))
-    watch = rig.make()
-    cycle = watch.poll()
-    rig.jobs.states[cycle.id] = "FAILED"
+    watch, cycle = job_ended(rig, "FAILED")
 
     cycle = watch.poll()
     assert (cycle.stage, cycle.outcome, cycle.version) == ("failed", "job_failed", None)
@@ -171,10 +180,7 @@ def test_a_failed_job_registers_nothing_and_the_cooldown_holds_while_the_alert_s
 
 
 def test_a_version_that_fails_the_gate_is_not_rolled_out(rig):
-    rig.alerts.append(drift_on("1"))
-    watch = rig.make()
-    cycle = watch.poll()
-    rig.jobs.states[cycle.id] = "SUCCEEDED"
+    watch, cycle = job_ended(rig, "SUCCEEDED")
     register_retrained(rig.client, cycle.id, "failed")
 
     cycle = watch.poll()
@@ -184,10 +190,7 @@ def test_a_version_that_fails_the_gate_is_not_rolled_out(rig):
 
 
 def test_a_job_that_registered_no_version_is_a_failure(rig):
-    rig.alerts.append(drift_on("1"))
-    watch = rig.make()
-    cycle = watch.poll()
-    rig.jobs.states[cycle.id] = "SUCCEEDED"
+    watch, _ = job_ended(rig, "SUCCEEDED")
     cycle = watch.poll()
     assert (cycle.stage, cycle.outcome) == ("failed", "no_version")
 
@@ -205,7 +208,8 @@ def test_a_restarted_trigger_resumes_the_open_cycle_without_a_second_job(rig):
     first = rig.make().poll()
     rig.jobs.down = True  # and the trigger dies; its successor cannot reach the Jobs API at first
     second = rig.make()
-    assert second.poll().stage == "running"
+    assert second.poll() is None  # waiting for the Jobs API
+    assert rig.said[-1] == "waiting: Cannot reach test jobs: connection refused"
     rig.jobs.down = False
     rig.jobs.states[first.id] = "SUCCEEDED"
     version = register_retrained(rig.client, first.id, "passed")
@@ -221,9 +225,43 @@ def test_a_cycle_recorded_before_its_submission_resubmits_under_the_same_id(rig)
     rig.alerts.append(drift_on("1"))
     rig.jobs.down = True
     watch = rig.make()
-    cycle = watch.poll()
+    assert watch.poll() is None
+    (cycle,) = load_cycles(rig.client, "iris")
     assert cycle.stage == "submitting"
     assert rig.said[-1] == "waiting: Cannot reach test jobs: connection refused"
     rig.jobs.down = False
     assert watch.poll().stage == "running"
     assert [r.submission_id for r in rig.jobs.requests] == [cycle.id]
+
+
+def rolling_out(rig):
+    """A cycle whose retrained version passed the gate and whose canary driver runs."""
+    watch, cycle = job_ended(rig, "SUCCEEDED")
+    register_retrained(rig.client, cycle.id, "passed")
+    assert watch.poll().stage == "rolling_out"
+    return watch
+
+
+def test_a_canary_refused_for_its_input_ends_the_cycle_without_a_rollout(rig):
+    watch = rolling_out(rig)
+    rig.drivers[-1].exit_code = 2
+    cycle = watch.poll()
+    assert (cycle.stage, cycle.outcome) == ("failed", "not_rolled_out")
+    assert cycle.steps[-1].detail == "the canary driver refused its input (exit 2): not rolled out; see its log"
+
+
+def test_a_refused_canary_driver_is_retried_after_a_pause_not_every_poll(rig):
+    watch = rolling_out(rig)
+    rig.drivers[-1].exit_code = 3  # another driver holds the lease, or the cluster did not answer
+    rig.clock.now += 10
+    assert watch.poll().stage == "rolling_out" and len(rig.drivers) == 1
+    rig.clock.now += 25
+    assert watch.poll().stage == "rolling_out" and len(rig.drivers) == 2
+
+
+def test_a_driver_that_decided_without_writing_its_tag_still_ends_the_cycle(rig):
+    watch = rolling_out(rig)
+    rig.drivers[-1].exit_code = 0
+    cycle = watch.poll()
+    assert (cycle.stage, cycle.outcome, cycle.rollout_id) == ("done", "promoted", None)
+    assert cycle.steps[-1].detail == "canary (id not recorded): promoted"
