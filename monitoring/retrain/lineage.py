@@ -11,7 +11,9 @@ from pydantic import ValidationError
 
 from monitoring.retrain.cycle import Cycle
 from registry import tags
+from registry.api import resolve
 from registry.connection import mlflow_errors
+from registry.errors import AliasNotFoundError
 from registry.lookup import get_registered_model
 
 
@@ -37,10 +39,10 @@ def save_cycle(client: MlflowClient, cycle: Cycle) -> None:
 
 
 def champion_version(client: MlflowClient, model: str, alias: str = "champion") -> str | None:
-    with mlflow_errors(f"read the aliases of model '{model}'", client):
-        aliases = get_registered_model(client, model).aliases or {}
-    version = aliases.get(alias)
-    return None if version is None else str(version)
+    try:
+        return resolve(f"{model}@{alias}", client=client).version
+    except AliasNotFoundError:
+        return None
 
 
 def version_of_cycle(client: MlflowClient, model: str, cycle_id: str) -> dict[str, str] | None:

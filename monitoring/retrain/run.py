@@ -17,7 +17,7 @@ from monitoring.contract import Strict
 from monitoring.errors import MonitorSpecError
 from monitoring.retrain.alerts_api import read_alerts
 from monitoring.retrain.jobs import JobRunner
-from monitoring.retrain.watch import Watch, training_argv
+from monitoring.retrain.watch import Watch, training_argv, under
 from monitoring.spec import MonitorSpec
 from rayship.cluster_token import read_cluster_token
 from rayship.lease import LeaseFile, local_holder_alive, local_owner_id
@@ -44,11 +44,7 @@ class WatchOptions(Strict):
 def check_training_spec(spec: MonitorSpec) -> Path:
     """The retrain section's sweep spec, resolved; it must exist and register into this very model."""
     assert spec.retrain is not None
-    path = (
-        spec.retrain.training_spec
-        if spec.retrain.training_spec.is_absolute()
-        else REPO_ROOT / spec.retrain.training_spec
-    )
+    path = under(REPO_ROOT, spec.retrain.training_spec)
     try:
         registers = (yaml.safe_load(path.read_text()) or {}).get("model_name")
     except (OSError, yaml.YAMLError) as exc:
@@ -75,8 +71,7 @@ def canary_starter(
 ) -> Callable[[str], subprocess.Popen]:
     """Start `python -m rollout canary` for a version, its output in `<state_dir>/logs/`."""
     assert spec.retrain is not None
-    rollout_spec = spec.retrain.rollout_spec
-    rollout_spec = rollout_spec if rollout_spec.is_absolute() else REPO_ROOT / rollout_spec
+    rollout_spec = under(REPO_ROOT, spec.retrain.rollout_spec)
 
     def start(version: str) -> subprocess.Popen:
         logs = options.state_dir / "logs"

@@ -190,14 +190,15 @@ def training_argv(spec: RetrainSpec, root: Path, python: str = sys.executable) -
     """The job's command: the model's sweep spec, `--register`, tagged with the cycle, on the spec's fresh data."""
 
     def argv(cycle_id: str) -> list[str]:
-        command = [python, "-m", "training", "sweep", "--config", str(_under(root, spec.training_spec)), "--register"]
+        command = [python, "-m", "training", "sweep", "--config", str(under(root, spec.training_spec)), "--register"]
         command += ["--tag", f"{tags.RETRAINED_BY}={cycle_id}"]
         if spec.data is not None:
-            command += ["--data", spec.data if "://" in spec.data else str(_under(root, Path(spec.data)))]
+            command += ["--data", spec.data if "://" in spec.data else str(under(root, Path(spec.data)))]
         return command
 
     return argv
 
 
-def _under(root: Path, path: Path) -> Path:
+def under(root: Path, path: Path) -> Path:
+    """A spec's path: as written when absolute, else relative to `root` (the repository)."""
     return path if path.is_absolute() else root / path
