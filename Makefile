@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.rayship-installed
 WORKERS ?= 0
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup up down status demo test test-unit test-integration test-e2e lint bench render clean
+.PHONY: setup up down status demo test test-unit test-integration test-e2e lint bench render protos clients clean
 
 # Prometheus (Debian's package) for the local alert rules: installed where it is missing and apt is available. The
 # package's own service is disabled: `cluster up` starts Prometheus on its own config, port and data directory.
@@ -49,8 +49,18 @@ test-unit: setup
 	$(call run_tier,tests/unit)
 
 # The live tiers list their slowest tests, to keep `make test` (and CI) well under 30 minutes.
-test-integration: setup
+test-integration: setup clients
 	$(call run_tier,tests/integration,--durations=12)
+
+# Real OIP clients for the protocol tests, in their own environment: tritonclient and the KServe SDK need
+# protobuf < 7 and define the same protobuf messages as the gateway (tests/clients/oip_clients.py).
+CLIENTS_VENV := .venv-clients
+CLIENT_PACKAGES := 'tritonclient[http,grpc]==2.73.0' 'kserve==0.21.0'
+clients: $(CLIENTS_VENV)/.installed
+$(CLIENTS_VENV)/.installed: Makefile
+	@test -x $(CLIENTS_VENV)/bin/python || $(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet $(CLIENT_PACKAGES)
+	@touch $@
 
 test-e2e: setup
 	$(call run_tier,tests/e2e,--durations=3)
@@ -61,6 +71,12 @@ bench: setup
 
 render: setup
 	$(BIN)/python -m kuberay
+
+# The OIP v2 gRPC stubs are checked in; this regenerates them with the pinned compiler (grpcio-tools in the dev
+# extra; its gencode needs a protobuf runtime at least as new, pyproject's pin). A unit test checks they are current.
+PROTO := deployments/gateway/oip_grpc/grpc_predict_v2.proto
+protos: setup
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,6 +1,6 @@
 """`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
 
-    python -m bench.run_all [--only training,serving,peers,monitoring,memory,rollout,loop]
+    python -m bench.run_all [--only training,serving,grpc,peers,monitoring,memory,rollout,loop]
 
 It reuses a cluster already up (`make up`) or starts one as `make up` does, and stops it at the end: what is
 measured is the mode a user gets with no flags. The serving and memory benchmarks register a fixed reference model
@@ -30,7 +30,7 @@ from scripts.example_models import register_reference_forest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-BENCHES = ("training", "serving", "peers", "monitoring", "memory", "rollout", "loop")
+BENCHES = ("training", "serving", "grpc", "peers", "monitoring", "memory", "rollout", "loop")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +86,11 @@ def _reference_versions() -> tuple[str, str]:
     return one, two
 
 
+def _grpc() -> int:
+    one, _ = _reference_versions()
+    return _run("-m", "bench.bench_grpc", "--model-uri", one)
+
+
 def _peers() -> int:
     return _run("-m", "bench.bench_peers")
 
@@ -110,6 +115,7 @@ def _loop() -> int:
 RUNNERS = {
     "training": _training,
     "serving": _serving,
+    "grpc": _grpc,
     "peers": _peers,
     "monitoring": _monitoring,
     "memory": _memory,

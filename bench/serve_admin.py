@@ -40,7 +40,8 @@ class ServeAdmin:
         return [app["deployed_app_config"] for app in apps.values() if app.get("deployed_app_config")]
 
     def deploy(self, apps: list[dict]) -> None:
-        config = {"http_options": {"host": self.settings.host, "port": self.settings.serve_port}, "applications": apps}
+        options = app_config.ingress_options(self.settings.host, self.settings.serve_port, self.settings.grpc_port)
+        config = {**options, "applications": apps}
         response = self.api.put("/api/serve/applications/", json=config, timeout=60)
         if response.status_code != 200:
             raise RuntimeError(f"serve deploy failed ({response.status_code}): {response.text}")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from cluster.settings import ClusterSettings
+from deployments.app_config import GRPC_SERVICER
 
 GIB = 1024**3
 # Ray's own default takes 30 % of RAM for the object store; on a small machine that starves the replicas.
@@ -26,6 +27,10 @@ def object_store_bytes(settings: ClusterSettings, total_memory_bytes: int) -> in
     if total_memory_bytes < SMALL_MACHINE_BYTES:
         return SMALL_MACHINE_OBJECT_STORE_BYTES
     return None
+
+
+GRPC_HOST_ENV = "RAYSHIP_GRPC_HOST"  # read by deployments/gateway/oip_grpc/loopback.py in Ray's processes
+GRPC_PROXY_CALLBACK = "deployments.gateway.oip_grpc.loopback:proxy_callback"
 
 
 def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Path, bin_dir: Path) -> dict[str, str]:
@@ -45,6 +50,9 @@ def ray_env(settings: ClusterSettings, base_env: dict[str, str], token_path: Pat
             # Ray starts its workers (Serve replicas, HAProxy, Tune trials) at nice 15 below its own daemons, so on a
             # busy core a replica waits out every daemon burst (docs/serving.md: the gateway's p99, measured).
             "RAY_worker_niceness": "0",
+            # Serve's gRPC servers bind every interface whatever the config; this keeps them on the settings' host.
+            GRPC_HOST_ENV: settings.host,
+            "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": GRPC_PROXY_CALLBACK,
         }
     )
     if settings.serve_high_throughput:
@@ -154,13 +162,16 @@ def mlflow_env(base_env: dict[str, str]) -> dict[str, str]:
 
 
 def serve_start_command(settings: ClusterSettings, serve_bin: str) -> list[str]:
-    """Start Serve's controller and proxies with HTTP bound to the settings' host and port."""
+    """Start Serve's controller and proxies with HTTP bound to the settings' host and port, and OIP v2 over gRPC
+    on the gRPC port (kept on the same host: `GRPC_HOST_ENV`). Serve takes these options only when it starts."""
     return [
         serve_bin,
         "start",
         f"--address={settings.ray_address}",
         f"--http-host={settings.host}",
         f"--http-port={settings.serve_port}",
+        f"--grpc-port={settings.grpc_port}",
+        f"--grpc-servicer-functions={GRPC_SERVICER}",
         "--proxy-location=EveryNode",
     ]
 

@@ -25,6 +25,9 @@ class ClusterSettings(BaseModel):
     dashboard_port: int = Field(8265, ge=1, le=65535, description="Port of the Ray dashboard and its REST API.")
     metrics_port: int = Field(8080, ge=1, le=65535, description="Port where the head exports Prometheus metrics.")
     serve_port: int = Field(8000, ge=1, le=65535, description="Port of the Ray Serve HTTP proxy.")
+    grpc_port: int = Field(
+        9000, ge=1, le=65535, description="Port of Serve's gRPC ingress (OIP v2), as `grpc_options.port` sets it."
+    )
     mlflow_port: int = Field(5000, ge=1, le=65535, description="Port of the MLflow tracking server.")
     client_port: int = Field(10001, ge=1, le=65535, description="Port of the Ray client server (ray://).")
     haproxy_stats_port: int = Field(8404, ge=1, le=65535, description="Loopback port of HAProxy's stats page.")
@@ -99,6 +102,10 @@ class ClusterSettings(BaseModel):
         return f"http://{self.host}:{self.serve_port}"
 
     @property
+    def grpc_address(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
     def mlflow_url(self) -> str:
         return f"http://{self.host}:{self.mlflow_port}"
 
@@ -118,6 +125,7 @@ PORT_FIELDS = (
     "dashboard_port",
     "metrics_port",
     "serve_port",
+    "grpc_port",
     "mlflow_port",
     "client_port",
     "haproxy_stats_port",

@@ -19,6 +19,16 @@ GATEWAY_IMPORT_PATH = "deployments.gateway.app:build_app"
 GATEWAY_DEPLOYMENT = "Gateway"
 VERSION_IMPORT_PATH = "deployments.version_app:build_app"
 VERSION_DEPLOYMENT = "ModelVersion"
+GRPC_SERVICER = "deployments.gateway.oip_grpc.grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server"
+
+
+def ingress_options(host: str, http_port: int, grpc_port: int) -> dict[str, Any]:
+    """A Serve config's `http_options` and `grpc_options`: HTTP and OIP v2 over gRPC on one host. Serve applies them
+    only when it starts, so every deploy that may start it sends the same ones."""
+    return {
+        "http_options": {"host": host, "port": http_port},
+        "grpc_options": {"port": grpc_port, "grpc_servicer_functions": [GRPC_SERVICER]},
+    }
 
 
 def version_app_name(model: str, version: str) -> str:

@@ -2,7 +2,8 @@
 
 Native fast paths where they pay: scikit-learn `predict`/`predict_proba` on the raw array (a random forest's
 trees summed directly, without joblib), XGBoost `inplace_predict` (no DMatrix), PyTorch in eval mode under
-`no_grad`; MLflow pyfunc for any other flavour.
+`no_grad` (labels and probabilities when its metadata says it outputs class probabilities); MLflow pyfunc for any
+other flavour.
 Every path runs single-threaded (one BLAS/OpenMP thread, `n_jobs=1`): replicas get fractional CPUs and
 parallelism comes from replicas and batching, not threads.
 """
@@ -163,8 +164,13 @@ def _xgboost(model_dir: Path) -> Predictor:
 
 
 def _pytorch(model_dir: Path) -> Predictor:
+    """A classifier whose MLmodel metadata says its output is class probabilities (rayship's trainer logs an MLP
+    ending in softmax, with its classes) answers labels and probabilities like the other flavours; any other
+    network answers its raw output."""
     import mlflow.pytorch
     import torch
+
+    from registry.model_facts import read_model_facts
 
     torch.set_num_threads(1)
     model = mlflow.pytorch.load_model(str(model_dir), map_location="cpu")
@@ -172,15 +178,25 @@ def _pytorch(model_dir: Path) -> Predictor:
     # and refuses `eval()`.
     with contextlib.suppress(NotImplementedError):
         model.eval()
+    facts = read_model_facts(model_dir)
+    classes = facts.classes if facts.pyfunc_output == "probabilities" and facts.classes else None
+    labels = np.asarray(classes) if classes is not None else None
 
     def run(values: np.ndarray, columns: tuple[str, ...] | None) -> Output:
         with torch.no_grad():
             out = model(torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))).numpy()
+        if labels is not None:
+            if out.ndim != 2 or out.shape[1] != len(labels):
+                raise RuntimeError(
+                    f"the model returned outputs of shape {list(out.shape)}, not probabilities of its "
+                    f"{len(labels)} classes"
+                )
+            return labels[np.argmax(out, axis=1)], out
         if out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         return out, None
 
-    return Predictor("pytorch", run, None)
+    return Predictor("pytorch", run, classes)
 
 
 def _pyfunc(model_dir: Path) -> Predictor:

@@ -27,7 +27,7 @@ def encode_predict(prediction: Prediction) -> dict[str, Any]:
 PREDICT: PredictCodec[Features] = PredictCodec(
     paths=("/v1/models/{model}:predict",),
     content_types=(JSON_CONTENT_TYPE,),
-    decode=lambda body, _content_type: decode_predict(body),
+    decode=lambda body, _media_type, _headers: decode_predict(body),
     features=lambda features: features,
     encode=lambda _model, prediction, _features: encode_predict(prediction),
 )

@@ -112,7 +112,7 @@ def encode_invocations(prediction: Prediction) -> dict[str, Any]:
 INVOCATIONS: PredictCodec[Features] = PredictCodec(
     paths=("/models/{model}/invocations",),
     content_types=(JSON_CONTENT_TYPE, CSV_CONTENT_TYPE),
-    decode=decode_invocations,
+    decode=lambda body, media_type, _headers: decode_invocations(body, media_type),
     features=lambda features: features,
     encode=lambda _model, prediction, _features: encode_invocations(prediction),
 )

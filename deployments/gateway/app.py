@@ -30,8 +30,11 @@ from deployments.dataplane import DataPlane
 from deployments.gateway.aggregator import get_or_create_aggregator
 from deployments.gateway.caller import ServeVersionCaller
 from deployments.gateway.monitor_link import ServeMonitorLink
+from deployments.gateway.oip_grpc.loopback import bind_grpc_to_host
+from deployments.gateway.oip_grpc.servicer import GrpcInferenceMethods, GrpcService
 from deployments.gateway.prometheus import PrometheusRecorder, RouteWeightGauge
 from deployments.gateway.rest.app import create_app
+from deployments.gateway.service import GatewayService
 from deployments.metrics import CounterStore, FanOutRecorder
 from deployments.stats import PUSH_INTERVAL_S, ModelStats, ReplicaPush
 from deployments.traffic_policy import GatewayConfig
@@ -66,8 +69,11 @@ def policy_digest(config: GatewayConfig) -> str:
     logging_config={"enable_access_log": False},
 )
 @serve.ingress()
-class Gateway:
+class Gateway(GrpcInferenceMethods):
+    """HTTP through the Starlette app below; OIP v2 over gRPC through the methods `GrpcInferenceMethods` names."""
+
     def __init__(self, args: dict | None = None) -> None:
+        bind_grpc_to_host()  # before Serve starts this replica's direct-ingress gRPC server
         self._args = GatewayAppArgs.model_validate(args or {})
         self._store = CounterStore()
         self._caller = ServeVersionCaller(timeout_s=GatewayConfig().request_timeout_s)
@@ -79,6 +85,7 @@ class Gateway:
         self._aggregator: Any = None
         self._monitoring = ServeMonitorLink()
         self._weights = RouteWeightGauge()
+        self._grpc = GrpcService(GatewayService(self._plane, os.environ, self._monitoring))
 
     async def reconfigure(self, user_config: dict) -> None:
         try:

@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ALLOWED = {
     "rayship": set(),
-    "cluster": {"rayship", "monitoring"},
+    "cluster": {"rayship", "monitoring", "deployments"},
     "registry": {"rayship"},
     "monitoring": {"rayship", "registry"},
     "training": {"rayship", "registry", "monitoring"},

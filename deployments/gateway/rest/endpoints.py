@@ -12,35 +12,29 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-from deployments.auth import check_admin_token, check_api_key, load_api_keys
+from deployments.auth import check_admin_token
 from deployments.codecs import oip
-from deployments.codecs.predict_codec import PredictCodec
+from deployments.codecs.predict_codec import PredictCodec, RawBody
 from deployments.dataplane import DataPlane
 from deployments.errors import BadPayloadError, VersionNotReadyError
-from deployments.gateway.prediction_log import PredictionLog
 from deployments.gateway.rest.errors import MODEL_VERSION_HEADER
 from deployments.gateway.rest.request_body import read_body
 from deployments.gateway.rest.request_id import request_id_of
+from deployments.gateway.service import GatewayService, PredictionSink
 from deployments.stats import ModelStats
 from monitoring.errors import MonitorNotRunningError
 from monitoring.feedback import parse_feedback
 from monitoring.labels import LabelItem
-from rayship.errors import VersionNotFoundError
 
 StatsSource = Callable[[str], Awaitable[ModelStats]]
 PolicyView = Callable[[], dict[str, Any]]
 
 
-class MonitoringLink(Protocol):
+class MonitoringLink(PredictionSink, Protocol):
     """The gateway's side of model monitoring (`deployments.gateway.monitor_link`): served predictions go to its
     log, labels and status requests to the cluster's monitor."""
-
-    predictions: PredictionLog
-
-    def request_id(self) -> str | None:
-        """The current request's id as Serve's proxy stamped it on the response (`x-request-id`), if any."""
 
     async def status(self, model: str) -> dict[str, Any]:
         """The monitor's `ModelStatus` of `model`, as JSON."""
@@ -72,7 +66,7 @@ class Endpoints:
         self._admin_token = admin_token
         self._stats_source = stats_source
         self._policy_view = policy_view
-        self._environ = environ
+        self._service = GatewayService(plane, environ, monitoring)
         self._monitoring = monitoring
 
     async def server_metadata(self, request: Request) -> JSONResponse:
@@ -86,21 +80,19 @@ class Endpoints:
             return answer({"ready": False, "error": "Not every model has a ready version"}, status_code=503)
         return answer({"ready": True})
 
-    async def predict(self, codec: PredictCodec[Any], request: Request) -> JSONResponse:
+    async def predict(self, codec: PredictCodec[Any], request: Request) -> Response:
         model, version = request.path_params["model"], request.path_params.get("version")
         self._authorize(request)
-        policy = self._plane.policy(model)
-        if version is not None and policy.route(version) is None:
-            raise VersionNotFoundError(model, version)  # before reading the body: a 404 beats a 400
+        self._service.check_version(model, version)  # before reading the body: a 404 beats a 400
         body, media_type = await read_body(request, codec.content_types, self._plane.config.max_body_bytes)
-        decoded = codec.decode(body, media_type)
-        sticky = request.headers.get(policy.sticky_header) if policy.sticky_header else None
-        served = await self._plane.predict(model, codec.features(decoded), pinned=version, sticky_key=sticky)
-        if self._monitoring is not None and policy.record_predictions:
-            request_id = getattr(decoded, "request_id", None) or request_id_of(request) or self._monitoring.request_id()
-            if request_id:
-                self._monitoring.predictions.add(request_id, model, served.version, served.prediction.predictions)
-        return answer(codec.encode(model, served.prediction, decoded), served.version)
+        decoded = codec.decode(body, media_type, request.headers)
+        request_id = getattr(decoded, "request_id", None) or request_id_of(request)
+        served = await self._service.predict(model, version, codec.features(decoded), request.headers, request_id)
+        encoded = codec.encode(model, served.prediction, decoded)
+        if isinstance(encoded, RawBody):
+            headers = {**encoded.headers, MODEL_VERSION_HEADER: served.version}
+            return Response(encoded.content, media_type=encoded.media_type, headers=headers)
+        return answer(encoded, served.version)
 
     async def feedback(self, request: Request) -> JSONResponse:
         """Labels for earlier predictions, joined on the request id (the OIP `id` the client sent, else the
@@ -158,5 +150,4 @@ class Endpoints:
         return answer(self._policy_view())
 
     def _authorize(self, request: Request) -> None:
-        keys = load_api_keys(self._plane.config.api_keys_env, self._environ)
-        check_api_key(keys, request.headers.get("authorization"), request.headers.get("x-api-key"))
+        self._service.authorize(request.headers)

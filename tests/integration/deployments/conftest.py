@@ -46,13 +46,15 @@ class Serve:
         self.admin = {"authorization": f"Bearer {token}"}
         self.api = httpx.Client(base_url=settings.dashboard_url, headers=self.admin, timeout=60)
         self.http = httpx.Client(base_url=settings.serve_url, timeout=60)
-        self.port = settings.serve_port
+        self.http_address = f"{settings.host}:{settings.serve_port}"
+        self.grpc_address = settings.grpc_address
+        self.options = app_config.ingress_options(settings.host, settings.serve_port, settings.grpc_port)
 
     def config(self, apps: list[dict], gateway_config: dict, gateway_env: dict | None = KEY_ENV) -> dict:
         """`gateway_config` is written as it is: a test deploys a policy the gateway must reject."""
         runtime_env = {"env_vars": gateway_env} if gateway_env else None
         gateway = app_config.gateway_app(gateway_config, runtime_env=runtime_env, deployment=GATEWAY_OPTIONS)
-        return {"http_options": {"host": "127.0.0.1", "port": self.port}, "applications": [gateway, *apps]}
+        return {**self.options, "applications": [gateway, *apps]}
 
     def deploy(self, config: dict) -> None:
         response = self.api.put("/api/serve/applications/", json=config)

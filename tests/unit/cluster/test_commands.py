@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from cluster import commands
 from cluster.settings import ClusterSettings, settings_from_env
+from deployments.app_config import GRPC_SERVICER
 
 GIB = 1024**3
 
@@ -81,6 +82,9 @@ def test_ray_env_turns_token_auth_on_and_pins_threads(settings, tmp_path):
     assert env["RAY_AUTH_TOKEN_PATH"] == str(tmp_path / "t")
     assert env["OMP_NUM_THREADS"] == "1"
     assert env["RAY_worker_niceness"] == "0"  # replicas are not demoted below Ray's daemons
+    # Serve's gRPC servers bind the settings' host, through Ray's proxy hook (deployments/gateway/oip_grpc/loopback.py)
+    assert env["RAYSHIP_GRPC_HOST"] == "127.0.0.1"
+    assert env["RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"] == "deployments.gateway.oip_grpc.loopback:proxy_callback"
     assert env["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5000"
     assert env["PATH"] == "/bin"
     assert "RAY_AUTH_TOKEN" not in env
@@ -121,6 +125,8 @@ def test_serve_start_joins_the_gcs_and_binds_loopback(settings):
         "address": "127.0.0.1:6379",
         "http-host": "127.0.0.1",
         "http-port": "8000",
+        "grpc-port": "9000",
+        "grpc-servicer-functions": GRPC_SERVICER,
         "proxy-location": "EveryNode",
     }
 
@@ -140,9 +146,9 @@ def test_client_exports_name_every_address_a_client_needs(settings, tmp_path):
 
 
 def test_flags_override_env_which_overrides_defaults(tmp_path):
-    env = {"RAYSHIP_SERVE_PORT": "9000", "RAYSHIP_MLFLOW_PORT": "5050", "RAYSHIP_STATE_DIR": str(tmp_path)}
+    env = {"RAYSHIP_SERVE_PORT": "9001", "RAYSHIP_MLFLOW_PORT": "5050", "RAYSHIP_STATE_DIR": str(tmp_path)}
     settings = settings_from_env(env, mlflow_port=5100, dashboard_port=None)
-    assert (settings.serve_port, settings.mlflow_port, settings.dashboard_port) == (9000, 5100, 8265)
+    assert (settings.serve_port, settings.mlflow_port, settings.dashboard_port) == (9001, 5100, 8265)
     assert settings.state_dir == tmp_path
 
 

@@ -208,7 +208,7 @@ def test_a_pinned_version_answering_infinity_is_a_json_500_counted_as_pinned(gat
 
 def test_metadata_and_readiness(gateway) -> None:
     client = gateway()
-    assert client.get("/v2").json() == {"name": "rayship", "version": "0.1.0", "extensions": []}
+    assert client.get("/v2").json() == {"name": "rayship", "version": "0.1.0", "extensions": ["binary_tensor_data"]}
     assert client.get("/v2/health/ready").status_code == 200
     metadata = client.get("/v2/models/iris")
     assert metadata.json() == {

@@ -218,7 +218,7 @@ def test_dashboard_and_gcs_are_reachable_only_from_rayship_and_the_operator(
     operator_rules = [r for r in policy["ingress"] if any("namespaceSelector" in f for f in r.get("from", []))]
 
     assert policy["policyTypes"] == ["Ingress"]
-    assert [p["port"] for rule in open_rules for p in rule["ports"]] == [8000]
+    assert [p["port"] for rule in open_rules for p in rule["ports"]] == [8000, 9000]  # Serve HTTP and gRPC
     assert 6379 not in [p["port"] for rule in operator_rules for p in rule["ports"]]
 
 
