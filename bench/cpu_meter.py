@@ -23,6 +23,8 @@ SERVING_ROLES = {
     "version": (f":{VERSION_DEPLOYMENT}",),
     "direct": ("ServeReplica:bench-direct:",),
     "direct_protocols": ("ServeReplica:bench-direct-protocols:",),
+    "handwritten_ingress": ("ServeReplica:bench-handwritten:HandwrittenIngress",),
+    "handwritten_model": ("ServeReplica:bench-handwritten:HandwrittenModel",),
     "monitor": ("ray::MonitorActor",),
 }
 

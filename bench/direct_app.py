@@ -32,14 +32,15 @@ from deployments.types import Features, ModelMetadata, Prediction, VersionError
 from deployments.version_app import VersionAppArgs, VersionPredictor, load_version
 
 
-def _load(model_uri: str):
+def load_model(model_uri: str):
+    """The version loaded as a version replica loads it: resolved, verified, rayship's fastest predictor."""
     return load_version(VersionAppArgs(model_uri=model_uri), Path(tempfile.mkdtemp(prefix="rayship-bench-")))
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=64)
 class Direct:
     def __init__(self, model_uri: str) -> None:
-        self._model = _load(model_uri)
+        self._model = load_model(model_uri)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _batch(self, requests: list[np.ndarray]) -> list[list]:
@@ -80,7 +81,7 @@ class _InProcessVersion:
 @serve.ingress()
 class DirectProtocols:
     def __init__(self, model_uri: str) -> None:
-        model = _load(model_uri)
+        model = load_model(model_uri)
         self._predictor = VersionPredictor(model, _NoSizes())
         policy = GatewayConfig.model_validate(policy_of(model.name, [(model.version, 100)]))
         app = policy.models[model.name].versions[0].app

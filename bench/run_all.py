@@ -1,6 +1,7 @@
 """`make bench`: every benchmark in one run against one local cluster, each printing its ratio table.
 
     python -m bench.run_all [--only training,serving,grpc,peers,monitoring,memory,rollout,loop]
+    python -m bench.run_all --only serving-handwritten   # only the gateway against the hand-written Serve graph
 
 It reuses a cluster already up (`make up`) or starts one as `make up` does, and stops it at the end: what is
 measured is the mode a user gets with no flags. The serving and memory benchmarks register a fixed reference model
@@ -8,7 +9,9 @@ first (two seeded versions of `bench-iris`, scikit-learn's default 100-tree Rand
 `scripts.example_models.register_reference_forest`); the peers benchmark registers its two reference models
 (`bench/reference_models.py`) and runs MLServer and a plain FastAPI app beside the gateway; the rollout benchmark
 registers its own (a good and a broken version of `iris-bench-rollout`); the loop benchmark its `bench-loop`, whose
-alert rules it adds to the local Prometheus for the run.
+alert rules it adds to the local Prometheus for the run. `serving-handwritten`, never part of the default run
+(`serving` measures the same and more), is the serving benchmark cut down to the gateway and the hand-written
+two-deployment Serve graph (`bench/handwritten_graph_app.py`), interleaved, on the serving benchmark's first version.
 Results are JSON files in `bench/results/`; figures quoted in the README come from there.
 """
 
@@ -31,15 +34,28 @@ from scripts.example_models import register_reference_forest
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 BENCHES = ("training", "serving", "grpc", "peers", "monitoring", "memory", "rollout", "loop")
+# Selectable with --only, never run by default: each measures a part of a default benchmark again.
+EXTRA_BENCHES = ("serving-handwritten",)
+
+
+def chosen_benches(argv: list[str] | None) -> list[str]:
+    """The benchmarks `--only` names, in its order (all of BENCHES without it); unknown names exit with usage."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        default=",".join(BENCHES),
+        help=f"comma-separated subset of {', '.join(BENCHES)} (default: all of them), or of "
+        f"{', '.join(EXTRA_BENCHES)} (serving cut down to the gateway and the hand-written Serve graph)",
+    )
+    chosen = [name.strip() for name in parser.parse_args(argv).only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(BENCHES) - set(EXTRA_BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run_all", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(BENCHES), help=f"comma-separated subset of {', '.join(BENCHES)}")
-    chosen = [name.strip() for name in parser.parse_args(argv).only.split(",") if name.strip()]
-    unknown = sorted(set(chosen) - set(BENCHES))
-    if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    chosen = chosen_benches(argv)
     settings = settings_from_env()
     rows = lifecycle.status(settings)
     started = not (rows and all(running for _, _, running, _ in rows))
@@ -73,6 +89,14 @@ def _serving() -> int:
         return 1
     one, two = _reference_versions()
     return _run("-m", "bench.bench_serving", "--model-uri", one, "--second-model-uri", two)
+
+
+def _serving_handwritten() -> int:
+    if shutil.which("wrk") is None:
+        print("wrk is missing: `make bench` installs it (Debian package wrk)")
+        return 1
+    one, _ = _reference_versions()
+    return _run("-m", "bench.bench_serving", "--model-uri", one, "--handwritten-only")
 
 
 @functools.cache
@@ -115,6 +139,7 @@ def _loop() -> int:
 RUNNERS = {
     "training": _training,
     "serving": _serving,
+    "serving-handwritten": _serving_handwritten,
     "grpc": _grpc,
     "peers": _peers,
     "monitoring": _monitoring,

@@ -16,8 +16,8 @@ from deployments import app_config
 from deployments.traffic_policy import GatewayConfig
 
 POLICY_PATH = "/-/rayship/policy"
-# What every benchmark app's replica reserves: the serving benchmark runs five apps at once on a 2-CPU cluster, and a
-# reservation is not a limit.
+# What every benchmark app's replica reserves: the serving benchmark runs six apps (seven replicas: 1.75 CPUs) at once
+# on a 2-CPU cluster, and a reservation is not a limit.
 BENCH_APP_CPUS = 0.25
 BENCH_DEPLOYMENT = {"num_replicas": 1, "ray_actor_options": {"num_cpus": BENCH_APP_CPUS}}
 

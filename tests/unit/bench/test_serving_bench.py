@@ -77,6 +77,8 @@ def test_cpu_per_request_by_role(meter) -> None:
         ("ray::ServeReplica:iris-v3:ModelVersion", "version"),
         ("ray::ServeReplica:bench-direct:Direct", "direct"),
         ("ray::ServeReplica:bench-direct-protocols:DirectProtocols", "direct_protocols"),
+        ("ray::ServeReplica:bench-handwritten:HandwrittenIngress", "handwritten_ingress"),
+        ("ray::ServeReplica:bench-handwritten:HandwrittenModel", "handwritten_model"),
         ("ray::IDLE", None),
     ],
 )
@@ -101,3 +103,113 @@ def test_baselines_call_the_framework_or_rayships_predictor_and_name_a_bad_choic
     with pytest.raises(ValueError, match="unknown baseline 'fast'; use one of framework, rayship"):
         baselines.load_baseline(tmp_path / "m", "fast")
     assert np.asarray(rayship(x[:1])).shape == (1,)
+
+
+def rate(rps: float) -> dict:
+    return {"requests_per_s": rps, "p50_ms": 10.0, "p99_ms": 40.0, "non_2xx": 0}
+
+
+def test_the_handwritten_graph_app_deploys_both_its_deployments_like_the_other_bench_apps(bench) -> None:
+    from bench import handwritten_graph_app
+    from bench.serve_admin import BENCH_APP_CPUS
+
+    app = bench.handwritten_graph_app("models:/bench-iris/1")
+    module, builder = app["import_path"].split(":")
+    assert module == handwritten_graph_app.__name__ and callable(getattr(handwritten_graph_app, builder))
+    assert [d["name"] for d in app["deployments"]] == [
+        handwritten_graph_app.HandwrittenIngress.name,
+        handwritten_graph_app.HandwrittenModel.name,
+    ]
+    assert [(d["num_replicas"], d["ray_actor_options"]) for d in app["deployments"]] == [
+        (1, {"num_cpus": BENCH_APP_CPUS})
+    ] * 2
+    assert (app["name"], app["route_prefix"], app["args"]) == (
+        "bench-handwritten",
+        "/handwritten",
+        {"model_uri": "models:/bench-iris/1"},
+    )
+    assert app["runtime_env"] == bench.direct_app("models:/bench-iris/1")["runtime_env"]
+    names = [one["name"] for one in bench.bench_apps("models:/bench-iris/1")]
+    assert names == ["bench-direct", "bench-direct-protocols", "bench-handwritten"]
+    assert [one["name"] for one in bench.bench_apps("models:/bench-iris/1", handwritten_only=True)] == names[-1:]
+
+
+def test_the_graph_and_the_gateway_it_is_held_against_get_the_same_oip_request(bench) -> None:
+    targets = bench.serve_targets("http://127.0.0.1:8000", "bench-iris")
+    assert list(targets) == [
+        "direct_serve",
+        "direct_serve_protocols",
+        "gateway_1v",
+        "gateway_1v_oip",
+        "handwritten_graph",
+    ]
+    assert targets["gateway_1v"].url == "http://127.0.0.1:8000/v1/models/bench-iris:predict"
+    assert targets["gateway_1v_oip"].url == "http://127.0.0.1:8000/v2/models/bench-iris/infer"
+    assert targets["handwritten_graph"].url == "http://127.0.0.1:8000/handwritten/v2/models/bench-iris/infer"
+    assert {targets[name].script for name in bench.HANDWRITTEN_PAIR} == {bench.OIP_SCRIPT}
+    assert {targets[name].script for name in ("direct_serve", "direct_serve_protocols", "gateway_1v")} == {bench.SCRIPT}
+    assert all(
+        target.body == (bench.OIP_REQUEST if target.script == bench.OIP_SCRIPT else bench.V1_REQUEST)
+        for target in targets.values()
+    )
+    only = bench.serve_targets("http://127.0.0.1:8000", "bench-iris", handwritten_only=True)
+    assert only == {name: targets[name] for name in ("gateway_1v_oip", "handwritten_graph")}
+
+
+def test_handwritten_only_is_a_flag(bench) -> None:
+    assert not bench.parse_args(["--model-uri", "models:/m/1"]).handwritten_only
+    assert bench.parse_args(["--model-uri", "models:/m/1", "--handwritten-only"]).handwritten_only
+
+
+def test_ratios_hold_the_gateway_on_oip_against_the_graph_at_every_connection_count(bench) -> None:
+    results = {
+        "gateway_1v@16": rate(700.0),
+        "direct_serve@16": rate(1400.0),
+        "gateway_1v_oip@16": rate(600.0),
+        "handwritten_graph@16": rate(800.0),
+        "gateway_1v_oip@32": rate(900.0),
+        "handwritten_graph@32": rate(0.0),
+    }
+    ratios = bench.ratios(results, [16, 32])
+    assert ratios["gateway_1v_oip@16 / handwritten_graph@16"] == 0.75
+    assert ratios["gateway_1v_oip@32 / handwritten_graph@32"] is None  # the graph served nothing
+    assert ratios["gateway_1v@16 / direct_serve@16"] == 0.5
+    assert ratios["gateway_1v@32 / plain_fastapi@32"] is None  # not measured
+    assert len(ratios) == 7 + 2
+    assert bench.ratio_of(results, "gateway_1v_oip@16", "handwritten_graph@16") == 0.75
+    assert bench.ratio_of(results, "gateway_1v@16", "missing") is None
+
+
+def test_the_report_prints_the_graph_rows_and_its_ratio_beside_the_others(bench, capsys) -> None:
+    results = {
+        "ingress": {"mode": "Ray Serve proxy"},
+        "gateway_1v@16": rate(700.0),
+        "direct_serve@16": rate(1400.0),
+        "gateway_1v_oip@16": rate(600.0),
+        "handwritten_graph@16": {**rate(800.0), "cpu_ms_per_request": {"handwritten_ingress": 0.5, "ingress": 0.25}},
+    }
+    results["ratios"] = bench.ratios(results, [16, 32])
+    bench.report(results, [16, 32])
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("handwritten_graph@16"))
+    assert row.split()[:5] == ["handwritten_graph@16", "800.0", "10.00", "40.00", "0"]
+    assert row.endswith("handwritten_ingress 0.50, ingress 0.25 = 0.75")
+    # The JSON's `ratios` entry is no scenario row: the only line it starts is the ratio table's heading.
+    assert [line for line in lines if line.startswith("ratios")] == ["ratios (throughput; target in brackets)"]
+    assert "  gateway 1v / direct Serve @16:      0.50  [>= 0.9]" in lines
+    assert (
+        "  gateway 1v / hand-written Serve graph (ingress + @serve.batch model), both OIP v2: @16 0.75, @32 n/a"
+        in lines
+    )
+
+
+def test_run_all_offers_the_graph_alone_but_not_by_default() -> None:
+    from bench import run_all
+
+    assert run_all.chosen_benches([]) == list(run_all.BENCHES)
+    assert "serving-handwritten" not in run_all.BENCHES
+    assert run_all.chosen_benches(["--only", "serving-handwritten"]) == ["serving-handwritten"]
+    assert set(run_all.RUNNERS) == {*run_all.BENCHES, *run_all.EXTRA_BENCHES}
+    with pytest.raises(SystemExit) as exit_info:
+        run_all.chosen_benches(["--only", "serving,nope"])
+    assert exit_info.value.code == 2
