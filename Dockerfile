@@ -9,9 +9,15 @@ WORKDIR /home/ray/rayship
 
 COPY --chown=ray:users . .
 
+# The framework extras to install (pyproject's optional-dependencies), comma-separated. The default image serves
+# and trains every framework the shipped configs use; `--build-arg RAYSHIP_EXTRAS=` builds one for scikit-learn
+# and XGBoost only (without torch's ~700 MB), where a PyTorch version's deploy or sweep fails naming the missing extra.
+ARG RAYSHIP_EXTRAS=torch
+
 # torch from PyTorch's CPU index (same version, no CUDA libraries). The base image's Ray satisfies pyproject's
 # pin, so pip keeps it. The import is a smoke test that the packages and their dependencies load; the manifests
 # name rayship-haproxy by that path (RAY_SERVE_HAPROXY_BINARY_PATH).
-RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu . \
+RUN pip install --no-cache-dir --extra-index-url https://download.pytorch.org/whl/cpu \
+        ".${RAYSHIP_EXTRAS:+[$RAYSHIP_EXTRAS]}" \
     && python -c "import ray, rayship, cluster, deployments, registry, rollout, training; print('ray', ray.__version__)" \
     && test -x /home/ray/anaconda3/bin/rayship-haproxy

@@ -126,6 +126,22 @@ class ModelLoadError(RayshipError):
         super().__init__(f"Cannot serve '{model_uri}': {reason}")
 
 
+class FrameworkNotInstalledError(ModelLoadError):
+    """A version of a framework whose runtime is an optional extra (`rayship[torch]`) this environment lacks.
+
+    Its status stays ModelLoadError's 500, not the 503 of `UnavailableError`: nothing is down or starting, so
+    waiting or retrying cannot help; the replica's own environment is missing a package, a server-side fault that
+    only installing the extra (or an image built with it) fixes. As with any load failure, that version's deploy
+    fails and the other versions keep serving."""
+
+    def __init__(self, model_uri: str, framework: str, module: str, extra: str) -> None:
+        super().__init__(
+            model_uri, f"it is a {framework} model and this environment has no {module}; pip install 'rayship[{extra}]'"
+        )
+        self.framework = framework
+        self.extra = extra
+
+
 class VersionReportedError(RayshipError):
     """An expected failure a version app reported as a value (e.g. a 400 for its schema), re-raised at the gateway."""
 

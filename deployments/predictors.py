@@ -4,6 +4,9 @@ Native fast paths where they pay: scikit-learn `predict`/`predict_proba` on the 
 trees summed directly, without joblib), XGBoost `inplace_predict` (no DMatrix), PyTorch in eval mode under
 `no_grad` (labels and probabilities when its metadata says it outputs class probabilities); MLflow pyfunc for any
 other flavour.
+PyTorch is an optional extra (`rayship[torch]`): it is imported only when a PyTorch model loads, and a replica
+without it fails that model's load with `FrameworkNotInstalledError`, naming the extra; the other flavours never
+need it.
 Every path runs single-threaded (one BLAS/OpenMP thread, `n_jobs=1`): replicas get fractional CPUs and
 parallelism comes from replicas and batching, not threads.
 """
@@ -22,6 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from deployments.errors import FrameworkNotInstalledError
+
+# pyproject's [project.optional-dependencies] entry that installs PyTorch.
+TORCH_EXTRA = "torch"
+
 Output = tuple[np.ndarray, np.ndarray | None]  # predictions, probabilities (rows x classes) or None
 
 
@@ -34,15 +42,16 @@ class Predictor:
     classes: list[Any] | None
 
 
-def load_predictor(model_dir: Path, flavors: dict[str, Any]) -> Predictor:
-    """Pick the fastest path the MLmodel's flavours allow."""
+def load_predictor(model_dir: Path, flavors: dict[str, Any], *, model_uri: str | None = None) -> Predictor:
+    """Pick the fastest path the MLmodel's flavours allow; errors name the model as `model_uri` (e.g.
+    'models:/iris/3'), else as its directory."""
     _limit_threads()
     if "sklearn" in flavors:
         return _sklearn(model_dir)
     if "xgboost" in flavors:
         return _xgboost(model_dir)
     if "pytorch" in flavors:
-        return _pytorch(model_dir)
+        return _pytorch(model_dir, model_uri or str(model_dir))
     return _pyfunc(model_dir)
 
 
@@ -163,12 +172,19 @@ def _xgboost(model_dir: Path) -> Predictor:
     return Predictor("xgboost", run, classes)
 
 
-def _pytorch(model_dir: Path) -> Predictor:
+def _pytorch(model_dir: Path, model_uri: str) -> Predictor:
     """A classifier whose MLmodel metadata says its output is class probabilities (rayship's trainer logs an MLP
     ending in softmax, with its classes) answers labels and probabilities like the other flavours; any other
     network answers its raw output."""
-    import mlflow.pytorch
-    import torch
+    try:
+        import mlflow.pytorch  # imports torch
+        import torch
+    except ModuleNotFoundError as exc:
+        # Only torch itself missing is the absent extra; a broken install (a submodule or library missing) is a
+        # plain load failure with its own reason.
+        if exc.name != "torch":
+            raise
+        raise FrameworkNotInstalledError(model_uri, "pytorch", "torch", TORCH_EXTRA) from exc
 
     from registry.model_facts import read_model_facts
 

@@ -1,6 +1,7 @@
 """One Serve application per model version: `build_app({"model_uri": "models:/iris/3", ...})`.
 
-At start a replica resolves the pinned version through `registry`, downloads it, verifies every artifact's sha256
+At start a replica resolves the pinned version through `registry`, refuses it if it is archived (the deploy fails
+with `VersionArchivedError`, naming how to unarchive it), downloads it, verifies every artifact's sha256
 against the digests recorded at registration (`registry.download_verified`; a tampered artifact raises
 `DigestMismatchError`, so that deploy fails and other versions keep serving), and loads the fastest predictor
 for its flavour. The app has no HTTP route: the gateway calls `predict_many(batch)` and `metadata()` through
@@ -86,7 +87,7 @@ class LoadedModel:
 
         mlmodel = Model.load(str(model_dir))
         self.name, self.version = name, version
-        self.predictor: Predictor = load_predictor(model_dir, mlmodel.flavors)
+        self.predictor: Predictor = load_predictor(model_dir, mlmodel.flavors, model_uri=f"models:/{name}/{version}")
         inputs = mlmodel.signature.inputs.to_dict() if mlmodel.signature and mlmodel.signature.inputs else None
         self.schema: InputSchema = schema_from_signature(inputs)
         self.profile = self._profile(model_dir)
@@ -140,12 +141,18 @@ def _label_datatype(classes: list) -> str:
 
 
 def load_version(args: VersionAppArgs, target: Path) -> LoadedModel:
-    """Resolve, download under `target`, verify and load; any failure names the URI and the reason."""
+    """Resolve, refuse an archived version (`registry.stages.admit_for_serving`), download under `target`, verify
+    and load; any failure names the URI and the reason."""
     from registry.api import download_verified, resolve
+    from registry.catalog import version_facts
+    from registry.connection import connect
+    from registry.stages import admit_for_serving
 
     try:
-        pinned = resolve(args.model_uri)
-        model_dir = download_verified(pinned, target)
+        client = connect()
+        pinned = resolve(args.model_uri, client=client)
+        admit_for_serving(version_facts(pinned, client))  # VersionArchivedError names the version and the way back
+        model_dir = download_verified(pinned, target, client=client)
         return LoadedModel(pinned.name, pinned.version, model_dir)
     except RayshipError:
         raise  # DigestMismatchError and friends already name the version and the problem

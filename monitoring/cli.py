@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from monitoring.errors import MonitorUnreachableError
 from monitoring.monitor import ModelStatus, VersionDetail
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, Console())
     except RayshipError as exc:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_ERROR
 
 

@@ -1,4 +1,5 @@
-"""Registry verbs beyond the serving seam: list models and versions, a model card, aliases, archiving."""
+"""Registry verbs beyond the serving seam: list models and versions, a model card, aliases, archiving and
+unarchiving, the facts admission decides on (`registry.stages`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from registry.connection import connect, mlflow_errors
 from registry.errors import AliasHeldError, AliasNotFoundError
 from registry.lookup import get_registered_model, get_version
 from registry.manifest import decode_manifest
+from registry.stages import VersionFacts, is_archived
 from registry.uri import validate_alias
 
 
@@ -154,6 +156,39 @@ def archive(pinned: PinnedVersion, client: MlflowClient | None = None) -> ModelC
     return card.model_copy(update={"archived": True})
 
 
+def unarchive(pinned: PinnedVersion, client: MlflowClient | None = None) -> bool:
+    """Remove a version's archived tag, so it may be served, rolled out and promoted again; False when it was
+    not archived (nothing changes)."""
+    client = client or connect()
+    if not model_card(pinned, client).archived:
+        return False
+    with mlflow_errors(f"unarchive {pinned}", client):
+        client.delete_model_version_tag(pinned.name, pinned.version, tags.ARCHIVED)
+    return True
+
+
+def version_facts(pinned: PinnedVersion, client: MlflowClient | None = None) -> VersionFacts:
+    """What `registry.stages` admits a version on: its aliases, archived tag and gate result."""
+    card = model_card(pinned, client)
+    return VersionFacts(
+        name=card.name,
+        version=card.version,
+        aliases=card.aliases,
+        archived=card.archived,
+        gate=card.gate,
+        gate_reasons=card.gate_reasons,
+    )
+
+
+def set_version_tags(pinned: PinnedVersion, version_tags: dict[str, str], client: MlflowClient | None = None) -> None:
+    """Set tags on one existing version."""
+    client = client or connect()
+    get_version(client, pinned.name, pinned.version)
+    with mlflow_errors(f"tag {pinned}", client):
+        for key, value in version_tags.items():
+            client.set_model_version_tag(pinned.name, pinned.version, key, value)
+
+
 def _card(version: ModelVersion, aliases_by_version: dict[str, list[str]]) -> ModelCard:
     version_tags = version.tags or {}
     return ModelCard(
@@ -167,7 +202,7 @@ def _card(version: ModelVersion, aliases_by_version: dict[str, list[str]]) -> Mo
         lineage={key: version_tags[tag] for key, tag in _LINEAGE_TAGS.items() if tag in version_tags},
         gate=version_tags.get(tags.GATE),
         gate_reasons=version_tags.get(tags.GATE_REASONS),
-        archived=version_tags.get(tags.ARCHIVED) == "true",
+        archived=is_archived(version_tags),
         digests=_digests(version_tags),
     )
 

@@ -1,4 +1,9 @@
-"""`python -m registry list|show|alias|verify|archive`: readable tables over the registry verbs."""
+"""`python -m registry list|show|alias|promote|verify|archive|unarchive`: readable tables over the registry verbs.
+
+Stages are aliases (`registry.stages`): `promote MODEL VERSION --to production|staging` moves `champion` or
+`challenger` after the admission check (archived: refused; gate not passed: refused unless `--force --reason`);
+`alias set` moves any alias with no check. Exit codes: 0 done, 1 error or refused, 2 digest verification failed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import json
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rayship.errors import RayshipError
@@ -13,6 +19,8 @@ from registry import catalog
 from registry.api import PinnedVersion, resolve, verify
 from registry.connection import connect
 from registry.manifest import FileStatus
+from registry.promotion import promote
+from registry.stages import parse_stage, stage_of
 
 EXIT_OK, EXIT_ERROR, EXIT_VERIFY_FAILED = 0, 1, 2
 
@@ -36,10 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
     alias_delete = alias_commands.add_parser("delete", help="remove ALIAS")
     alias_delete.add_argument("model")
     alias_delete.add_argument("alias")
+    promotion = commands.add_parser(
+        "promote", help="move a stage alias to VERSION: production (alias champion) or staging (alias challenger)"
+    )
+    promotion.add_argument("model")
+    promotion.add_argument("version", help="version number, or @alias (e.g. @challenger)")
+    promotion.add_argument(
+        "--to", required=True, dest="stage", metavar="STAGE", help="production or staging (or its alias)"
+    )
+    promotion.add_argument(
+        "--force", action="store_true", help="promote a version the champion gate did not pass (needs --reason)"
+    )
+    promotion.add_argument("--reason", help="why --force; recorded on the version (rayship.force_reason)")
     check = commands.add_parser("verify", help="recompute every artifact digest of a version")
     check.add_argument("model_uri")
     archive = commands.add_parser("archive", help="mark a version archived (refused while an alias holds it)")
     archive.add_argument("model_uri")
+    unarchive = commands.add_parser("unarchive", help="remove the archived mark: the version may be deployed again")
+    unarchive.add_argument("model_uri")
     return parser
 
 
@@ -50,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         client = connect(args.tracking_uri)
         return COMMANDS[args.command](args, client, console)
     except RayshipError as exc:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {escape(str(exc))}")
         return EXIT_ERROR
 
 
@@ -93,6 +115,7 @@ def _show(args, client, console: Console) -> int:
     summary = Table(show_header=False, title=f"model card {card.name}/{card.version}")
     summary.add_row("uri", card.pinned.uri)
     summary.add_row("aliases", ", ".join(card.aliases) or "-")
+    summary.add_row("stage", stage_of(card.aliases, card.archived) or "-")
     summary.add_row("created (UTC)", card.created_at.strftime("%Y-%m-%d %H:%M:%S"))
     summary.add_row("source", card.source)
     summary.add_row("run", card.run_id or "-")
@@ -123,6 +146,26 @@ def _alias(args, client, console: Console) -> int:
     return EXIT_OK
 
 
+def _promote(args, client, console: Console) -> int:
+    stage = parse_stage(args.stage)
+    version = args.version
+    if version.startswith("@"):
+        version = resolve(f"{args.model}{version}", client=client).version
+    pinned = PinnedVersion(name=args.model, version=version)
+    done = promote(pinned, stage, force=args.force, reason=args.reason, client=client)
+    move = done.move
+    before = f" (was v{move.previous_version})" if move.previous_version else " (new)"
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}  # a reason is the operator's text, as typed
+    console.print(f"promoted {pinned} to {stage.value}: {move.name}@{move.alias} -> v{move.version}{before}", **plain)
+    if done.admission.forced:
+        console.print(
+            f"forced past the champion gate (rayship.gate={done.admission.gate}); "
+            f"reason recorded on {pinned}: {done.admission.reason}",
+            **plain,
+        )
+    return EXIT_OK
+
+
 def _verify(args, client, console: Console) -> int:
     pinned: PinnedVersion = resolve(args.model_uri, client=client)
     report = verify(pinned, client=client)
@@ -149,8 +192,23 @@ def _archive(args, client, console: Console) -> int:
     return EXIT_OK
 
 
+def _unarchive(args, client, console: Console) -> int:
+    pinned = resolve(args.model_uri, client=client)
+    changed = catalog.unarchive(pinned, client)
+    console.print(f"unarchived {pinned}" if changed else f"{pinned} is not archived; nothing to do")
+    return EXIT_OK
+
+
 def _metrics_text(metrics: dict[str, float], separator: str = "  ") -> str:
     return separator.join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())) or "-"
 
 
-COMMANDS = {"list": _list, "show": _show, "alias": _alias, "verify": _verify, "archive": _archive}
+COMMANDS = {
+    "list": _list,
+    "show": _show,
+    "alias": _alias,
+    "promote": _promote,
+    "verify": _verify,
+    "archive": _archive,
+    "unarchive": _unarchive,
+}

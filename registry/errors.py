@@ -113,3 +113,48 @@ class UnsupportedModelError(InvalidInputError):
 
     def __init__(self, model_dir: Path, reason: str) -> None:
         super().__init__(f"Cannot serve the model in {model_dir}: {reason}")
+
+
+class UnknownStageError(InvalidInputError):
+    """A stage name that is neither a stage nor the alias of one."""
+
+    def __init__(self, stage: str, known: dict[str, str]) -> None:
+        choices = " or ".join(f"{name} (alias {alias})" for name, alias in known.items())
+        super().__init__(f"Unknown stage '{stage}': use {choices}")
+        self.stage = stage
+
+
+class VersionArchivedError(ConflictError):
+    """An archived version asked to be served, rolled out or given a stage; no --force overrides this."""
+
+    def __init__(self, name: str, version: str, purpose: str) -> None:
+        super().__init__(
+            f"Model {name}/{version} is archived, so it cannot {purpose}; "
+            f"unarchive it first: python -m registry unarchive {name}/{version}"
+        )
+        self.name = name
+        self.version = version
+
+
+class GateNotPassedError(ConflictError):
+    """A version the champion gate did not pass, asked to be rolled out or given a stage without --force."""
+
+    def __init__(
+        self, name: str, version: str, stage: str | None, gate: str, reasons: str | None, purpose: str
+    ) -> None:
+        where = f"stage {stage}" if stage else "no stage"
+        super().__init__(
+            f"Model {name}/{version} ({where}) did not pass the champion gate "
+            f"(rayship.gate={gate}: {reasons or 'no reasons recorded'}); "
+            f"it cannot {purpose} unless forced with --force --reason TEXT"
+        )
+        self.name = name
+        self.version = version
+        self.gate = gate
+
+
+class ForceReasonMissingError(InvalidInputError):
+    """`--force` without a reason: every override of the gate is recorded on the version with its reason."""
+
+    def __init__(self) -> None:
+        super().__init__("--force needs --reason TEXT: the reason is recorded on the version")

@@ -15,6 +15,12 @@ METRIC_PREFIX = "rayship.metric."
 GATE = "rayship.gate"
 GATE_REASONS = "rayship.gate_reasons"
 ARCHIVED = "rayship.archived"
+# Who forced a version past the champion gate (`promote --force`, `rollout ... --force`), for what, when and why;
+# each force overwrites the previous record.
+FORCED_BY = "rayship.forced_by"
+FORCED_FOR = "rayship.forced_for"
+FORCED_AT = "rayship.forced_at"
+FORCE_REASON = "rayship.force_reason"
 # What a rollout decided about a version, which rollout, and the role the version played in it.
 ROLLOUT_VERDICT = "rayship.rollout.verdict"
 ROLLOUT_ID = "rayship.rollout.id"

@@ -10,8 +10,9 @@ from registry import tags
 from registry.catalog import set_alias
 from registry.connection import connect, mlflow_errors
 from registry.lookup import get_version
+from registry.stages import PRODUCTION_ALIAS
 
-CHAMPION_ALIAS = "champion"
+CHAMPION_ALIAS = PRODUCTION_ALIAS  # the production stage (registry.stages)
 # Which version holds the alias `champion` after each verdict; None leaves the alias alone.
 _ALIAS_HOLDER: dict[str, str | None] = {"promoted": "candidate", "reverted": "champion"}
 

@@ -2,23 +2,23 @@
 where one stands. Addresses come from `eval "$(python -m cluster env)"`.
 
 Exit codes: 0 promoted (or concluded) / abort done, 1 rolled back or aborted, 2 bad input (unknown model or
-version, invalid spec, missing setting), 3 refused or unreachable (another driver holds the lease, cluster down).
+version, invalid spec, missing setting, --force without --reason), 3 refused or unreachable (an archived candidate, or
+one the champion gate did not pass without --force; another driver holds the lease; cluster down).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from pathlib import Path
 
 from rich.console import Console
 
 from rayship.cluster_token import read_cluster_token
-from rayship.errors import InvalidInputError, LeaseHeldError, NotFoundError, RayshipError
+from rayship.errors import LeaseHeldError, RayshipError
 from rayship.lease import LeaseFile, local_holder_alive, local_owner_id
 from registry.uri import parse_model_uri
-from rollout import environment
+from rollout import admission, environment, serve_file
 from rollout.clock import SystemClock
 from rollout.core.spec import RolloutSpec
 from rollout.core.state_machine import Phase
@@ -29,14 +29,16 @@ from rollout.errors import (
     NoRolloutError,
     StrategyMismatchError,
 )
+from rollout.exit_codes import OK, ROLLED_BACK, parse_or_exit_code, reported
 from rollout.persistence.history import Progress, ProgressLog
 from rollout.persistence.store import RolloutStore
 from rollout.presentation.live_view import LiveView
 from rollout.presentation.report import write_report
+from rollout.serve_file import SyncedRouter
 from rollout.spec_file import STRATEGIES, load_spec
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "configs" / "rollouts"
-PROMOTED, ROLLED_BACK, BAD_INPUT, REFUSED = 0, 1, 2, 3
+PROMOTED = OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--spec", type=Path, default=SPEC_DIR / f"{strategy}.yaml", help="rollout spec YAML")
         command.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written")
         command.add_argument("--no-live", action="store_true", help="no live progress view")
+        command.add_argument(
+            "--force", action="store_true", help="roll out a candidate the champion gate did not pass (needs --reason)"
+        )
+        command.add_argument("--reason", help="why --force; recorded on the candidate version (rayship.force_reason)")
         _router_options(command)
     abort = commands.add_parser("abort", help="roll the model's rollout back now (or ask its driver to)")
     _model_and_state(abort)
@@ -64,6 +70,7 @@ def _model_and_state(command: argparse.ArgumentParser) -> None:
 
 
 def _router_options(command: argparse.ArgumentParser) -> None:
+    serve_file.add_options(command)
     command.add_argument("--router", choices=["serve", "rayservice"], default="serve", help="how splits are applied")
     command.add_argument("--rayservice", help="RayService name (with --router rayservice)")
     command.add_argument("--namespace", default="default", help="RayService namespace")
@@ -71,25 +78,21 @@ def _router_options(command: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # argparse already printed usage and the problem
-        return BAD_INPUT if exc.code else 0
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     try:
         if args.command == "status":
             return _status(args)
         if args.command == "abort":
             return _abort(args)
         return _rollout(args)
-    except (InvalidInputError, NotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return BAD_INPUT
     except RayshipError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return REFUSED
+        return reported(exc)
 
 
 def _rollout(args: argparse.Namespace) -> int:
+    admission.check_force(args.force, args.reason)
     spec = load_spec(args.spec)
     if spec.strategy != args.command:
         raise StrategyMismatchError(str(args.spec), spec.strategy, args.command)
@@ -103,6 +106,7 @@ def _rollout(args: argparse.Namespace) -> int:
             view(progress)
 
     driver = _driver(args, spec, on_progress)
+    _admit(args, candidate)  # before the driver starts: rollout/admission.py
     try:
         final = driver.run(candidate)
     finally:
@@ -115,6 +119,17 @@ def _rollout(args: argparse.Namespace) -> int:
     print(f"Report: {files.markdown}")
     print(f"Plot:   {files.plot}")
     return PROMOTED if final.phase is Phase.SUCCEEDED else ROLLED_BACK
+
+
+def _admit(args: argparse.Namespace, version: str) -> None:
+    admitted = admission.admit_candidate(
+        args.model, version, strategy=args.command, candidate=args.candidate, force=args.force, reason=args.reason
+    )
+    if admitted.forced:
+        print(
+            f"Forced past the champion gate: {args.model}/{version} has rayship.gate={admitted.gate}; "
+            f"reason recorded on the version: {admitted.reason}"
+        )
 
 
 def _candidate_version(candidate: str, model: str) -> str:
@@ -170,10 +185,15 @@ def _driver(args: argparse.Namespace, spec: RolloutSpec, on_progress) -> Rollout
     from rollout.adapters.mlflow_registry import MlflowRolloutRegistry
 
     token = read_cluster_token()
+    router = _router(args, token)
+    file = serve_file.chosen(args)
+    if file is not None:
+        file.check(router.applied(), args.model)  # a file it could not keep in step is refused up front
+        router = SyncedRouter(router, file)
     return RolloutDriver(
         model=args.model,
         spec=spec,
-        router=_router(args, token),
+        router=router,
         metrics=GatewayStatsSource(environment.required(environment.SERVE_URL), token),
         store=RolloutStore(args.state_dir, args.model),
         lease=LeaseFile(args.state_dir, args.model),

@@ -191,3 +191,65 @@ class MissingOptionError(InvalidInputError):
     def __init__(self, option: str, needed_by: str) -> None:
         super().__init__(f"{needed_by} needs {option}")
         self.option = option
+
+
+class InvalidScaleError(InvalidInputError):
+    """A replica count or autoscaling bound that makes no sense (negative, min above max, above the cap)."""
+
+    def __init__(self, model: str, version: str, problem: str) -> None:
+        super().__init__(f"Cannot scale version '{version}' of model '{model}': {problem}")
+        self.model = model
+        self.version = version
+
+
+class ScaleRefusedError(ConflictError):
+    """A sizing that would break the gateway policy (a routed, failover or shadow target at zero replicas)."""
+
+    def __init__(self, model: str, version: str, problem: str) -> None:
+        super().__init__(f"Refusing to scale version '{version}' of model '{model}': {problem}")
+        self.model = model
+        self.version = version
+
+
+class ScaleDuringRolloutError(ConflictError):
+    """A rollout driver holds the model's lease: its candidate was started sized like the champion."""
+
+    def __init__(self, model: str, holder: str, expires_in_s: float) -> None:
+        super().__init__(
+            f"Model '{model}' is in a rollout driven by '{holder}' (lease expires in {expires_in_s:.0f} s); its "
+            "candidate was started sized like the champion, and scaling either now changes what the rollout "
+            f"compares. Wait for it to finish, abort it (python -m rollout abort --model {model}), or pass --force"
+        )
+        self.model = model
+        self.holder = holder
+
+
+class ReplicasNotReadyError(ConflictError):
+    """A deployment did not reach the replica count its new sizing asks for in time."""
+
+    def __init__(self, app_name: str, deployment: str, target: str, timeout_s: float, now: str) -> None:
+        super().__init__(
+            f"Deployment '{deployment}' of application '{app_name}' did not reach {target} in {timeout_s:.0f} s "
+            f"(now {now})"
+        )
+        self.app_name = app_name
+
+
+class ScaleOverwrittenError(ConflictError):
+    """Another writer replaced the Serve config while a scale waited for its replicas."""
+
+    def __init__(self, app_name: str, now: str) -> None:
+        super().__init__(
+            f"The replica settings of application '{app_name}' changed while scaling (now {now}); another writer "
+            "replaced the Serve config, run the command again"
+        )
+        self.app_name = app_name
+
+
+class ServeFileError(InvalidInputError):
+    """The Serve config file a rollout keeps in step with the live config cannot be read or understood."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"Serve config file {path}: {problem}")
+        self.path = path
+        self.problem = problem

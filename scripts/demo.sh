@@ -34,7 +34,11 @@ $PY -m training sweep --config configs/training/iris-sklearn.yaml --register --a
 $PY -m monitoring apply configs/monitoring/iris.yaml
 
 say "3/12 serve deploy configs/serve.yaml: the gateway + one application for models:/iris/1"
-$BIN/serve deploy configs/serve.yaml
+# The rollouts below keep the Serve config they were deployed from in step with what they apply, so deploying it
+# again never undoes them; the demo works on a copy and leaves the repository's file as it is.
+export RAYSHIP_SERVE_CONFIG=.rayship/serve.yaml
+cp configs/serve.yaml "$RAYSHIP_SERVE_CONFIG"
+$BIN/serve deploy "$RAYSHIP_SERVE_CONFIG"
 for _ in $(seq 1 120); do
   curl -sf -o /dev/null "$RAYSHIP_SERVE_URL/v2/models/iris/ready" && break
   sleep 2
@@ -64,6 +68,8 @@ V4=$($PY -m scripts.demo_steps register-mislabelled iris | tail -n 1)
 echo "registered models:/iris/$V4"
 expect_rollback "$V4"
 $PY -m rollout status --model iris || true
+echo "What the rollouts applied, kept in $RAYSHIP_SERVE_CONFIG (serve deploy it again and nothing changes):"
+diff configs/serve.yaml "$RAYSHIP_SERVE_CONFIG" || true
 
 say "9/12 Traffic shifted on one feature (petal length +2.5 cm): its drift crosses the threshold, the others do not"
 kill "$TRAFFIC_PID" 2>/dev/null || true

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from rayship.errors import RayshipError
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]interrupted[/yellow]")
         return 130
     except RayshipError as exc:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[red]error:[/red] {escape(str(exc))}")
         return 1
     if args.json:
         print(outcome.model_dump_json())
@@ -127,7 +128,11 @@ def _version_tags(parser: argparse.ArgumentParser, pairs: list[tuple[str, str]],
 def summary_table(outcome: SweepOutcome, metric: str) -> Table:
     table = Table(title=f"sweep {outcome.experiment}", show_header=False)
     table.add_row("sweep run", outcome.sweep_run_id or "(not logged)")
-    table.add_row("trials", f"{outcome.trials} ({outcome.failed_trials} failed)")
+    table.add_row(
+        "trials", f"{outcome.trials} ({outcome.failed_trials} failed, {outcome.early_stopped_trials} stopped early)"
+    )
+    if outcome.trials_plot_uri is not None:
+        table.add_row("trials plot", outcome.trials_plot_uri)
     table.add_row("best trial", f"{outcome.best_trial_id}  valid {metric}={outcome.best_valid_score:.4f}")
     if outcome.winner is not None:
         scores = "  ".join(f"{k}={v:.4f}" for k, v in sorted(outcome.winner.test_scores.items()))

@@ -65,6 +65,21 @@ class DatasetFormatError(InvalidInputError):
         self.source = source
 
 
+class FrameworkNotInstalledError(RayshipError):
+    """A framework whose runtime is an optional extra of rayship (`rayship[torch]`) that this environment lacks.
+
+    The root's 500, no family: the spec is valid (not a 400) and nothing is down or starting (not a 503, which
+    invites a retry); the environment that would train is missing a package, and only installing the extra fixes it.
+    """
+
+    def __init__(self, framework: str, module: str, extra: str) -> None:
+        super().__init__(
+            f"Cannot train a {framework} model: this environment has no {module}; pip install 'rayship[{extra}]'"
+        )
+        self.framework = framework
+        self.extra = extra
+
+
 class SweepFailedError(RayshipError):
     """Every trial of a sweep failed, so there is no winner to log or register."""
 

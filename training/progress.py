@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from ray import tune
@@ -10,10 +11,14 @@ from rich.console import Console
 
 
 class ProgressPrinter(tune.Callback):
-    """A Tune callback printing `[done/total] trial … metric=… (best …)` as trials end."""
+    """A Tune callback printing `[done/total] trial … metric=… (best …)` as trials end, saying so for a trial ASHA
+    stopped early (`early_stops`, the scheduler's live record: trial id -> iteration)."""
 
-    def __init__(self, console: Console, metric: str, mode: str, total: int) -> None:
+    def __init__(
+        self, console: Console, metric: str, mode: str, total: int, early_stops: Mapping[str, int] | None = None
+    ) -> None:
         self._console, self._metric, self._mode, self._total = console, metric, mode, total
+        self._early_stops = {} if early_stops is None else early_stops
         self._done = 0
         self._best = math.nan
         self._last: dict[str, float] = {}
@@ -22,6 +27,7 @@ class ProgressPrinter(tune.Callback):
         # Tune pickles its run config (for resuming); the console (a terminal handle) stays behind.
         state = dict(self.__dict__)
         state["_console"] = None
+        state["_early_stops"] = {}  # the scheduler's live record is not this callback's to copy
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -37,8 +43,11 @@ class ProgressPrinter(tune.Callback):
         if math.isnan(self._best) or (value < self._best if self._mode == "min" else value > self._best):
             self._best = value
         self._done += 1
+        ended = "done"
+        if (stopped_at := self._early_stops.get(trial.trial_id)) is not None:
+            ended = f"stopped early by ASHA at iteration {stopped_at}"
         self._console.print(
-            f"[{self._done}/{self._total}] trial {trial.trial_id} done  {self._metric}={value:.4f}  "
+            f"[{self._done}/{self._total}] trial {trial.trial_id} {ended}  {self._metric}={value:.4f}  "
             f"(best {self._best:.4f})"
         )
 

@@ -36,8 +36,9 @@ def gate_tags(decision: GateDecision | None) -> dict[str, str]:
     return {tags.GATE: "passed" if decision.passed else "failed", tags.GATE_REASONS: "; ".join(decision.reasons)}
 
 
-# The version tags rayship writes itself (at registration, or later: archiving, rollouts). A caller's tag can never
-# overwrite them (they are merged after it), so a caller naming one is refused instead of being silently dropped.
+# The version tags rayship writes itself (at registration, or later: archiving, forcing past the gate, rollouts). A
+# caller's tag can never overwrite them (they are merged after it), so a caller naming one is refused instead of
+# being silently dropped.
 OWN_TAGS = (
     tags.MANIFEST,
     tags.DATASET_FINGERPRINT,
@@ -50,6 +51,10 @@ OWN_TAGS = (
     tags.GATE,
     tags.GATE_REASONS,
     tags.ARCHIVED,
+    tags.FORCED_BY,
+    tags.FORCED_FOR,
+    tags.FORCED_AT,
+    tags.FORCE_REASON,
     tags.ROLLOUT_VERDICT,
     tags.ROLLOUT_ID,
     tags.ROLLOUT_ROLE,

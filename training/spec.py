@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -17,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from training.errors import DatasetSourceError, SpecFileError
+from training.errors import DatasetSourceError, FrameworkNotInstalledError, SpecFileError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -55,6 +56,9 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "mlp": ("hidden_units", "hidden_layers", "learning_rate", "weight_decay", "epochs", "batch_size", "dropout"),
 }
 ITERATIVE_FRAMEWORKS = ("xgboost", "pytorch")
+# Frameworks whose runtime is an optional extra of rayship (pyproject's [project.optional-dependencies]):
+# framework -> (the module it imports, the extra that installs it). scikit-learn and XGBoost are always installed.
+OPTIONAL_RUNTIMES: dict[str, tuple[str, str]] = {"pytorch": ("torch", "torch")}
 LOWER_IS_BETTER = ("log_loss",)
 
 
@@ -207,7 +211,16 @@ class SchedulerSpec(_Strict):
     type: Literal["fifo", "asha"] = Field("fifo", description="fifo, or asha for xgboost / pytorch.")
     grace_period: int = Field(2, ge=1, description="ASHA: reports a trial gets before it may be stopped.")
     reduction_factor: float = Field(2.0, gt=1, description="ASHA: keep 1/reduction_factor of trials per rung.")
-    max_t: int = Field(100, ge=1, description="ASHA: the most reports any trial is allowed.")
+    max_t: int = Field(
+        100, ge=1, description="ASHA: the most reports any trial is allowed; a trial stopped before it stopped early."
+    )
+
+    @model_validator(mode="after")
+    def _grace_within_budget(self) -> SchedulerSpec:
+        # Ray's ASHAScheduler asserts this when the Tuner is built, after the data is loaded: fail at the spec.
+        if self.grace_period > self.max_t:
+            raise ValueError(f"grace_period ({self.grace_period}) must not exceed max_t ({self.max_t})")
+        return self
 
 
 class GateSpec(_Strict):
@@ -273,8 +286,28 @@ def _check_parameters(estimator: str, names: dict[str, Any], where: str) -> None
             )
 
 
+def require_runtime(framework: str) -> None:
+    """Raise `FrameworkNotInstalledError` when `framework`'s runtime is an optional extra this environment lacks.
+
+    It only locates the module, never imports it: checking must not cost a process torch's import time and memory
+    before that process trains anything (it may train nothing, if the check fails)."""
+    if framework not in OPTIONAL_RUNTIMES:
+        return
+    module, extra = OPTIONAL_RUNTIMES[framework]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refusing the module; a module whose __spec__ is unset
+        found = False
+    if not found:
+        raise FrameworkNotInstalledError(framework, module, extra)
+
+
 def load_spec(path: Path) -> SweepSpec:
-    """Read and validate a spec file; errors name the file and, for invalid fields, the field path."""
+    """Read and validate a spec file; errors name the file and, for invalid fields, the field path.
+
+    It also checks that this environment can train the spec's framework (`require_runtime`): loading the file is
+    how every sweep starts, so a PyTorch sweep without torch fails here, before Ray starts a trial. The schema itself
+    stays free of it: whether a spec is valid does not depend on the machine that reads it."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -285,9 +318,11 @@ def load_spec(path: Path) -> SweepSpec:
     if not isinstance(raw, dict):
         raise SpecFileError(path, "expected a YAML mapping at the top level")
     try:
-        return SweepSpec.model_validate(raw)
+        spec = SweepSpec.model_validate(raw)
     except ValidationError as exc:
         raise SpecFileError(path, _describe(exc)) from None
+    require_runtime(spec.trainer.framework)
+    return spec
 
 
 def _describe(exc: ValidationError) -> str:

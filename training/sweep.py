@@ -1,4 +1,4 @@
-"""Running one sweep end to end: data, MLflow parent run, Tune trials, winner, registration.
+"""Running one sweep end to end: data, MLflow parent run, Tune trials, the trials plot, winner, registration.
 
 Every step that talks to Ray or MLflow is here; the decisions it applies (spec validation, the gate) are pure and
 live elsewhere. An interrupt ends the runs as KILLED and registers nothing.
@@ -27,12 +27,19 @@ from training.errors import SweepFailedError, SweepInterruptedError
 from training.progress import ProgressPrinter
 from training.promote import Registration, register_winner
 from training.ray_session import ensure_ray
-from training.spec import SweepSpec
+from training.scheduler import build_scheduler, early_stops
+from training.spec import SweepSpec, require_runtime
 from training.tracking import TrackingContext, TrialLogger, lineage_tags
+from training.trial_records import TrialRecord, records_csv, status_counts, trial_records
+from training.trials_plot import trials_figure
 from training.tuner import Interrupt, build_tuner
 from training.winner import Winner, fit_and_log_winner
 
 DEFAULT_STATE_DIR = ".rayship"
+# Artifacts of the sweep's parent run: the trials plot and the table it is drawn from.
+TRIALS_PLOT = "sweep/trials.png"
+TRIALS_TABLE = "sweep/trials.csv"
+PLOT_DPI = 80
 
 
 class SweepOutcome(BaseModel):
@@ -44,6 +51,7 @@ class SweepOutcome(BaseModel):
     sweep_run_id: str | None = Field(description="Parent MLflow run id (the sweep id); None with logging off.")
     trials: int = Field(description="Trials that ran.")
     failed_trials: int = Field(description="Trials that raised.")
+    early_stopped_trials: int = Field(0, description="Trials ASHA stopped before their full budget (max_t).")
     best_trial_id: str = Field(description="Trial with the best validation score.")
     best_valid_score: float = Field(description="Its validation score of the spec's metric.")
     trial_durations_s: list[float] = Field(description="Wall time each trial ran, in seconds.")
@@ -51,6 +59,9 @@ class SweepOutcome(BaseModel):
     startup_s: float = Field(
         description="Seconds from the start of the Tune run to its first trial starting: Tune's set-up and the trial "
         "actors' process start and imports (Tune and the framework)."
+    )
+    trials_plot_uri: str | None = Field(
+        None, description=f"Artifact URI of the sweep run's trials plot ({TRIALS_PLOT}); None with logging off."
     )
     winner: Winner | None = Field(None, description="The logged winning model; None with logging off.")
     registration: Registration | None = Field(None, description="The new version, when registering.")
@@ -84,6 +95,7 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run `spec`'s sweep on Ray (RAY_ADDRESS or a private local instance), log it to MLflow, maybe register
     (with `version_tags` on the new version, beside rayship's own)."""
+    require_runtime(spec.trainer.framework)  # a spec built in code skips load_spec's check
     if alias is not None:
         validate_alias(alias)  # fail before minutes of training, not after
     console = console or Console(stderr=True)
@@ -166,18 +178,22 @@ def _tune(
     state_dir: Path | None,
     console: Console,
 ) -> tuple[SweepOutcome, dict]:
-    """Run the trials, close their MLflow runs, and pick the best; raises if interrupted or nothing succeeded."""
+    """Run the trials, close their MLflow runs, pick the best and (logging) plot the trials; raises if interrupted
+    or nothing succeeded."""
     # Our Interrupt stopper handles SIGINT (see tuner.py); Tune's own handler would hide the interrupt from us.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    scheduler = build_scheduler(spec.scheduler)
+    stops = early_stops(scheduler)  # filled in by the scheduler as the trials run
     clock = FirstTrialClock()
-    callbacks: list[tune.Callback] = [clock, ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples)]
+    progress = ProgressPrinter(console, spec.metric, spec.direction, spec.num_samples, early_stops=stops)
+    callbacks: list[tune.Callback] = [clock, progress]
     logger = None
     if client is not None:
-        logger = TrialLogger(tracking, spec.trainer.params, interrupt.event.is_set)
+        logger = TrialLogger(tracking, spec.trainer.params, interrupt.event.is_set, early_stops=stops)
         callbacks.append(logger)
     run_name = f"{spec.experiment}-{tracking.sweep_run_id or int(time.time())}"
     storage = (state_dir or state_dir_from_env()) / "tune"
-    tuner = build_tuner(spec, splits, storage, run_name, interrupt, callbacks)
+    tuner = build_tuner(spec, splits, storage, run_name, interrupt, callbacks, scheduler)
     began = time.monotonic()
     open_runs_status = "KILLED"  # if fit() raises, unfinished trials were killed with it
     try:
@@ -192,18 +208,45 @@ def _tune(
         console.print(f"[yellow]{len(logger.errors)} MLflow logging call(s) failed; first: {logger.errors[0]}")
     _raise_if_interrupted(interrupt, spec, tracking)
     best = _best_result(spec, grid)
+    best_trial_id = str(best.metrics["trial_id"])
+    records = trial_records(grid, spec.metric, stops)
+    plot_uri = _log_trials(spec, records, best_trial_id, tracking, console) if client is not None else None
     outcome = SweepOutcome(
         experiment=spec.experiment,
         sweep_run_id=tracking.sweep_run_id or None,
         trials=len(grid),
         failed_trials=sum(r.error is not None for r in grid),
-        best_trial_id=str(best.metrics["trial_id"]),
+        early_stopped_trials=status_counts(records)["early_stopped"],
+        trials_plot_uri=plot_uri,
+        best_trial_id=best_trial_id,
         best_valid_score=float(best.metrics[spec.metric]),
         trial_durations_s=[float(r.metrics["time_total_s"]) for r in grid if "time_total_s" in (r.metrics or {})],
         tune_wall_s=tune_wall_s,
         startup_s=(clock.first_start - began) if clock.first_start is not None else 0.0,
     )
     return outcome, dict(best.config)
+
+
+def _log_trials(
+    spec: SweepSpec, records: list[TrialRecord], winner: str, tracking: TrackingContext, console: Console
+) -> str:
+    """Log the trials plot and its table to the sweep's (active) run and say where; returns the plot's URI."""
+    figure = trials_figure(
+        records,
+        title=f"sweep {spec.experiment}",
+        metric=spec.metric,
+        direction=spec.direction,
+        search_space=spec.search_space,
+        winner=winner,
+        max_t=spec.scheduler.max_t if spec.scheduler.type == "asha" else None,
+    )
+    # No "Software" entry: the bytes depend on the records and the drawing, not on matplotlib's version string.
+    mlflow.log_figure(figure, TRIALS_PLOT, save_kwargs={"dpi": PLOT_DPI, "metadata": {"Software": None}})
+    mlflow.log_text(records_csv(records, spec.metric, list(spec.search_space)), TRIALS_TABLE)
+    uri = mlflow.get_artifact_uri(TRIALS_PLOT)
+    # One line, never wrapped: a URI is copied whole.
+    console.print(f"trials plot {uri} (artifacts of the sweep run at {run_address(tracking)})", soft_wrap=True)
+    return uri
 
 
 def _best_result(spec: SweepSpec, grid: tune.ResultGrid) -> tune.Result:

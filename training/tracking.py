@@ -4,6 +4,10 @@ Trial runs are written by `TrialLogger`, a Tune callback in the driver, so trial
 need no route to it, and a slow MLflow cannot slow a trial). Its MLflow calls run in order on one background
 thread, so Tune's event loop never waits on them either; `close` drains that thread.
 
+How a trial ended is on its run: status FAILED or KILLED, or FINISHED with `rayship.iterations` (the reports it
+made) and, when ASHA stopped it before `max_t`, `rayship.early_stopped=true` (the scheduler's own record of its
+decisions, `training.scheduler`: Tune's results do not tell an ASHA stop from a trial that ran its budget).
+
 What it sends is kept to few requests, because every request costs CPU in this process and in the MLflow server,
 both of which share the cores the trials run on: a trial's params, scores and tags wait in a per-trial buffer and
 go out together in one `log_batch` when scores arrive or the trial ends (several reports queued behind a slow
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +34,8 @@ from registry import tags as tag_names
 
 PARENT_TAG = "mlflow.parentRunId"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
-EARLY_STOPPED_TAG = "rayship.early_stopped"
+EARLY_STOPPED_TAG = "rayship.early_stopped"  # "true" on a trial ASHA stopped before max_t; absent otherwise
+ITERATIONS_TAG = "rayship.iterations"  # the reports a trial made (Tune's training_iteration)
 SCORES = ("accuracy", "f1_macro", "log_loss", "roc_auc")
 
 
@@ -58,7 +63,8 @@ def lineage_tags(context: TrackingContext) -> dict[str, str]:
 
 class TrialLogger(tune.Callback):
     """Logs every trial as an MLflow run nested under the sweep run: params, per-report validation scores
-    (`valid_<metric>` at step = report number), lineage tags, and an honest final status."""
+    (`valid_<metric>` at step = report number), lineage tags, how many reports it made, whether ASHA stopped it
+    early (`early_stops`, the scheduler's live record: trial id -> iteration), and an honest final status."""
 
     def __init__(
         self,
@@ -66,18 +72,23 @@ class TrialLogger(tune.Callback):
         fixed_params: dict[str, Any],
         interrupted: Callable[[], bool],
         client: MlflowClient | None = None,
+        early_stops: Mapping[str, int] | None = None,
     ) -> None:
         self._context, self._fixed, self._interrupted = context, dict(fixed_params), interrupted
+        self._early_stops = {} if early_stops is None else early_stops
         self._client = client  # made on first use when not given: a client is not picklable
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}  # trial id -> data not sent yet (filled by Tune, drained by us)
         self._runs: dict[str, str] = {}  # trial id -> run id (touched only on the logging thread)
         self._open: set[str] = set()
+        # Trial id -> its last report's iteration, and the trials whose end Tune announced (Tune's thread only).
+        self._iterations: dict[str, int] = {}
+        self._ended: set[str] = set()
         self.errors: list[str] = []
 
     def __getstate__(self) -> dict:
-        # Tune pickles its run config for resuming; the thread, client and interrupt hook stay behind.
+        # Tune pickles its run config for resuming; the thread, client, interrupt hook and early stops stay behind.
         return {"context": self._context, "fixed": self._fixed}
 
     def __setstate__(self, state: dict) -> None:
@@ -91,27 +102,40 @@ class TrialLogger(tune.Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         now, step = int(time.time() * 1000), int(result.get("iteration", iteration))
         metrics = [Metric(f"valid_{key}", float(result[key]), now, step) for key in SCORES if key in result]
+        if "training_iteration" in result:
+            self._iterations[trial.trial_id] = int(result["training_iteration"])
         self._buffer(trial.trial_id, metrics=metrics)
         self._submit(self._flush, trial.trial_id)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end_tags(trial.trial_id)
         if self._interrupted():
             self._submit(self._finish, trial.trial_id, "KILLED")
             return
-        if not (trial.last_result or {}).get("done", False):
+        if trial.trial_id in self._early_stops:
             self._buffer(trial.trial_id, tags=[RunTag(EARLY_STOPPED_TAG, "true")])
         self._submit(self._finish, trial.trial_id, "FINISHED")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._end_tags(trial.trial_id)
         self._submit(self._finish, trial.trial_id, "FAILED")
 
     def close(self, status_of_open_runs: str) -> None:
-        """End runs still open (e.g. KILLED after an interrupt) and wait for every queued call."""
+        """End runs still open (e.g. KILLED after an interrupt, FINISHED when the time budget cut them) and wait
+        for every queued call. Called once Tune's run is over, so no Tune callback runs beside it."""
         if self._executor is None:
             return
+        for trial_id in sorted(set(self._iterations) - self._ended):
+            self._end_tags(trial_id)
         self._submit(self._finish_open, status_of_open_runs)
         self._executor.shutdown(wait=True)
         self._executor = None
+
+    def _end_tags(self, trial_id: str) -> None:
+        """Buffer the tags every ended trial carries: the reports it made (none when it never reported)."""
+        self._ended.add(trial_id)
+        if trial_id in self._iterations:
+            self._buffer(trial_id, tags=[RunTag(ITERATIONS_TAG, str(self._iterations[trial_id]))])
 
     def _buffer(self, trial_id: str, **entities: list) -> None:
         with self._lock:

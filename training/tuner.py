@@ -8,7 +8,7 @@ from pathlib import Path
 from types import FrameType
 
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import BasicVariantGenerator
 
 from training.datasets import Splits
@@ -58,17 +58,6 @@ class Interrupt(tune.Stopper):
         return self.event.is_set()
 
 
-def build_scheduler(spec: SweepSpec) -> TrialScheduler:
-    if spec.scheduler.type == "asha":
-        return ASHAScheduler(
-            time_attr="training_iteration",
-            max_t=spec.scheduler.max_t,
-            grace_period=spec.scheduler.grace_period,
-            reduction_factor=spec.scheduler.reduction_factor,
-        )
-    return FIFOScheduler()
-
-
 def build_tuner(
     spec: SweepSpec,
     splits: Splits,
@@ -76,8 +65,10 @@ def build_tuner(
     run_name: str,
     stopper: tune.Stopper,
     callbacks: list[tune.Callback],
+    scheduler: TrialScheduler,
 ) -> tune.Tuner:
-    """A Tuner running `spec.num_samples` trials of `run_trial` with fractional CPUs and bounded concurrency."""
+    """A Tuner running `spec.num_samples` trials of `run_trial` with fractional CPUs and bounded concurrency, under
+    `scheduler` (`training.scheduler.build_scheduler`: the caller keeps it to read its early stops)."""
     trainable = tune.with_resources(
         tune.with_parameters(run_trial, splits=splits, spec=spec), {"cpu": spec.cpus_per_trial}
     )
@@ -88,7 +79,7 @@ def build_tuner(
             metric=spec.metric,
             mode=spec.direction,
             num_samples=spec.num_samples,
-            scheduler=build_scheduler(spec),
+            scheduler=scheduler,
             # Tune ignores TuneConfig.max_concurrent_trials for a generator instance; the generator bounds it.
             search_alg=BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.max_concurrent_trials),
             time_budget_s=spec.time_budget_s,

@@ -12,8 +12,10 @@ the Serve CLI) at this cluster, exactly as `eval "$(python -m cluster env)"` doe
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,7 @@ from cluster import lifecycle
 from cluster.commands import client_exports
 from cluster.settings import ClusterSettings, settings_from_env
 from cluster.token import token_path
+from rollout.serve_file import SERVE_CONFIG_ENV
 from tests.integration.sweeps import FRAMEWORK_CONFIGS, WINNER_ALIAS, FrameworkWinner, run_sweep_cli, shrink_spec
 
 # Ray reads its auth mode once, when first imported; test modules import it at collection, before any fixture
@@ -29,13 +32,20 @@ os.environ["RAY_AUTH_MODE"] = "token"
 os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(token_path()))
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def _say(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
-def cluster() -> Iterator[ClusterSettings]:
+def cluster(tmp_path_factory) -> Iterator[ClusterSettings]:
     settings = settings_from_env()
+    # Rollouts keep a Serve config file in step with what they apply; here a copy of the repository's, so the
+    # tier never edits configs/serve.yaml (tests read it back from SERVE_CONFIG_ENV).
+    serve_config = tmp_path_factory.mktemp("serve-config") / "serve.yaml"
+    shutil.copy(REPO / "configs" / "serve.yaml", serve_config)
     rows = lifecycle.status(settings)
     reused = bool(rows) and all(running for _, _, running, _ in rows)
     if not reused:
@@ -43,6 +53,7 @@ def cluster() -> Iterator[ClusterSettings]:
     with pytest.MonkeyPatch.context() as patch:
         for key, value in client_exports(settings, token_path()).items():
             patch.setenv(key, value)
+        patch.setenv(SERVE_CONFIG_ENV, str(serve_config))
         yield settings
     if not reused and os.environ.get("RAYSHIP_TEST_KEEP_CLUSTER") != "1":
         lifecycle.down(settings, say=_say)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from training.spec import require_runtime
 from training.trainers.base import FitJob, Trainer
 
 
 def trainer_for(framework: str) -> Trainer:
-    """The trainer of `framework`; imported lazily so a sklearn sweep never imports torch."""
+    """The trainer of `framework`; imported lazily so a sklearn sweep never imports torch (an optional extra: asking
+    for the PyTorch trainer without it raises `FrameworkNotInstalledError`, naming the extra)."""
     if framework == "sklearn":
         from training.trainers.sklearn_trainer import SklearnTrainer
 
@@ -16,6 +18,7 @@ def trainer_for(framework: str) -> Trainer:
 
         return XGBoostTrainer()
     if framework == "pytorch":
+        require_runtime(framework)
         from training.trainers.pytorch_trainer import PyTorchTrainer
 
         return PyTorchTrainer()

@@ -4,10 +4,12 @@ exports (as `eval "$(python -m cluster env)"` would), promotes a good candidate,
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
 
+import yaml
 from mlflow import MlflowClient
 
 from cluster.settings import ClusterSettings
@@ -15,6 +17,8 @@ from rayship.lease import LeaseFile
 from registry.api import resolve
 from registry.catalog import set_alias
 from rollout.cli import main
+from rollout.live_config import parse_live_config
+from rollout.serve_file import SERVE_CONFIG_ENV
 
 MODEL = "iris-rollout"  # the model the fixtures in conftest.py register
 
@@ -53,7 +57,8 @@ def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
         first.join(timeout=600)
 
     assert second == 3
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert f"error: Rollout of model '{MODEL}' is driven by '{holder}'" in err
     assert exit_codes == [0]
     assert seen.failures == []
@@ -65,6 +70,13 @@ def test_the_cli_promotes_a_good_candidate_and_refuses_a_second_driver(
     assert sorted(path.suffix for path in reports_dir.iterdir()) == [".md", ".png"]
     markdown = next(reports_dir.glob("*.md")).read_text()
     assert markdown.startswith(f"# Rollout {tags['rayship.rollout.id']}: {MODEL} {champion.version} -> ")
+    # The Serve config file now says what is live: deploying it again would change nothing of this model.
+    serve_file = Path(os.environ[SERVE_CONFIG_ENV])
+    filed, live = parse_live_config(yaml.safe_load(serve_file.read_text())), serve_router.applied()
+    assert filed.policy(MODEL) == live.policy(MODEL)
+    assert filed.weights(MODEL)[good.version] == 100
+    assert {route.app for route in filed.policy(MODEL).versions} <= set(filed.app_names())
+    assert f"{serve_file}: '{MODEL}' set to what is live (" in captured.out
 
 
 def test_the_cli_rolls_a_broken_candidate_back_with_exit_1_and_the_alias_unmoved(

@@ -18,6 +18,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The CLI wired to a fake world: model 'iris', champion 1, candidate 2 resolved without MLflow."""
     world = fakes.World(tmp_path / "state")
     monkeypatch.setattr(cli, "resolve_version", lambda candidate: candidate.rpartition("/")[2])
+    monkeypatch.setattr(cli, "_admit", lambda args, version: None)  # admission: test_rollout_admission.py
     monkeypatch.setattr(
         cli, "_driver", lambda args, spec, on_progress: world.driver(spec=spec, on_progress=on_progress, owner="cli")
     )

@@ -7,7 +7,7 @@ from ray import tune
 
 from training.errors import DatasetSourceError, SpecFileError
 from training.search_space import to_tune_space
-from training.spec import DatasetSpec, SweepSpec, TableSpec, load_spec, with_dataset
+from training.spec import DatasetSpec, SchedulerSpec, SweepSpec, TableSpec, load_spec, with_dataset
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs" / "training"
 
@@ -88,6 +88,43 @@ def test_search_space_parameters_must_belong_to_the_estimator():
 def test_asha_needs_an_iterative_trainer_and_mode_must_match_metric():
     assert error_of(scheduler={"type": "asha"})[0][1].startswith("Value error, scheduler 'asha' needs an iterative")
     assert error_of(mode="min") == [("", "Value error, metric 'accuracy' is optimised with mode 'max', not 'min'")]
+
+
+XGBOOST = {"framework": "xgboost", "estimator": "xgb_classifier"}
+XGB_SPACE = {"max_depth": {"type": "randint", "low": 2, "high": 6}}
+
+
+def test_scheduler_defaults_to_fifo_and_asha_takes_its_knobs():
+    assert SweepSpec.model_validate(base_spec()).scheduler == SchedulerSpec(
+        type="fifo", grace_period=2, reduction_factor=2.0, max_t=100
+    )
+    asha = {"type": "asha", "grace_period": 1, "reduction_factor": 3, "max_t": 1}
+    spec = SweepSpec.model_validate(base_spec(trainer=XGBOOST, search_space=XGB_SPACE, scheduler=asha))
+    assert spec.scheduler == SchedulerSpec(type="asha", grace_period=1, reduction_factor=3.0, max_t=1)
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "expected"),
+    [
+        (
+            {"type": "asha", "grace_period": 5, "max_t": 4},
+            [("scheduler", "Value error, grace_period (5) must not exceed max_t (4)")],
+        ),
+        (
+            {"type": "asha", "grace_period": 0},
+            [("scheduler.grace_period", "Input should be greater than or equal to 1")],
+        ),
+        ({"type": "asha", "reduction_factor": 1}, [("scheduler.reduction_factor", "Input should be greater than 1")]),
+        ({"type": "asha", "max_t": 0}, [("scheduler.max_t", "Input should be greater than or equal to 1")]),
+        (
+            {"type": "hyperband"},
+            [("scheduler.type", "Input should be 'fifo' or 'asha'")],
+        ),
+        ({"type": "asha", "brackets": 2}, [("scheduler.brackets", "Extra inputs are not permitted")]),
+    ],
+)
+def test_scheduler_fields_are_validated(scheduler, expected):
+    assert error_of(trainer=XGBOOST, search_space=XGB_SPACE, scheduler=scheduler) == expected
 
 
 def test_estimator_must_belong_to_framework():

@@ -5,7 +5,7 @@ import pytest
 from mlflow import MlflowClient
 
 from training.sweep import run_address
-from training.tracking import EARLY_STOPPED_TAG, PARENT_TAG, TrackingContext, TrialLogger
+from training.tracking import EARLY_STOPPED_TAG, ITERATIONS_TAG, PARENT_TAG, TrackingContext, TrialLogger
 from training.tuner import Interrupt
 
 
@@ -47,8 +47,8 @@ def test_trials_become_nested_runs_with_params_history_and_lineage(sweep):
     logger = TrialLogger(context, {"random_state": 0}, interrupted=lambda: False)
     trial = FakeTrial("t_00001", config={"max_depth": 3})
     logger.on_trial_start(0, [], trial)
-    logger.on_trial_result(1, [], trial, {"accuracy": 0.5, "iteration": 1, "time_total_s": 1.0})
-    logger.on_trial_result(2, [], trial, {"accuracy": 0.75, "iteration": 2})
+    logger.on_trial_result(1, [], trial, {"accuracy": 0.5, "iteration": 1, "training_iteration": 1})
+    logger.on_trial_result(2, [], trial, {"accuracy": 0.75, "iteration": 2, "training_iteration": 2})
     trial.last_result = {"accuracy": 0.75, "done": True}
     logger.on_trial_complete(2, [], trial)
     logger.close("KILLED")
@@ -59,6 +59,7 @@ def test_trials_become_nested_runs_with_params_history_and_lineage(sweep):
     assert run.data.tags["rayship.dataset_sha256"] == "a" * 64
     assert run.data.tags["mlflow.source.git.commit"] == "abc123"
     assert EARLY_STOPPED_TAG not in run.data.tags
+    assert run.data.tags[ITERATIONS_TAG] == "2"
     assert run.data.params == {"max_depth": "3", "random_state": "0"}
     history = client.get_metric_history(run.info.run_id, "valid_accuracy")
     assert [(m.step, m.value) for m in history] == [(1, 0.5), (2, 0.75)]
@@ -107,15 +108,17 @@ def test_a_trial_costs_create_one_batch_per_report_and_end(sweep):
 def test_buffered_data_is_sent_before_every_kind_of_end(sweep):
     client, context = sweep
     interrupt = Interrupt()
-    logger = TrialLogger(context, {"seed": 1}, interrupted=interrupt.event.is_set)
+    early_stops = {}  # the scheduler's record, filled in as the sweep runs
+    logger = TrialLogger(context, {"seed": 1}, interrupted=interrupt.event.is_set, early_stops=early_stops)
     silent, stopped, killed = FakeTrial("silent"), FakeTrial("stopped"), FakeTrial("killed")
     for trial in (silent, stopped, killed):
         logger.on_trial_start(0, [], trial)
     logger.on_trial_error(1, [], silent)  # failed before its first report
-    logger.on_trial_result(1, [], stopped, {"accuracy": 0.25, "iteration": 1})
-    stopped.last_result = {"accuracy": 0.25, "done": False}
+    logger.on_trial_result(1, [], stopped, {"accuracy": 0.25, "iteration": 1, "training_iteration": 1})
+    early_stops["stopped"] = 1
+    stopped.last_result = {"accuracy": 0.25, "done": True}
     logger.on_trial_complete(1, [], stopped)
-    logger.on_trial_result(1, [], killed, {"accuracy": 0.75, "iteration": 1})
+    logger.on_trial_result(1, [], killed, {"accuracy": 0.75, "iteration": 1, "training_iteration": 1})
     interrupt.event.set()
     logger.close("KILLED")
     runs = trial_runs(client, context)
@@ -128,6 +131,12 @@ def test_buffered_data_is_sent_before_every_kind_of_end(sweep):
     assert runs["stopped"].data.tags[EARLY_STOPPED_TAG] == "true"
     assert runs["stopped"].data.metrics == {"valid_accuracy": 0.25}
     assert runs["killed"].data.metrics == {"valid_accuracy": 0.75}
+    assert {key: run.data.tags.get(ITERATIONS_TAG) for key, run in runs.items()} == {
+        "silent": None,  # it never reported
+        "stopped": "1",
+        "killed": "1",
+    }
+    assert EARLY_STOPPED_TAG not in runs["killed"].data.tags
     assert logger.errors == []
 
 
@@ -143,19 +152,40 @@ def test_run_address_is_the_ui_page_for_a_server_and_the_uri_for_a_local_store(s
 
 def test_final_statuses_early_stop_failure_and_leftovers(sweep):
     client, context = sweep
-    logger = TrialLogger(context, {}, interrupted=lambda: False)
-    stopped, crashed, cut = FakeTrial("stopped"), FakeTrial("crashed"), FakeTrial("cut")
-    for trial in (stopped, crashed, cut):
+    logger = TrialLogger(context, {}, interrupted=lambda: False, early_stops={"stopped": 1})
+    stopped, full, crashed, cut = FakeTrial("stopped"), FakeTrial("full"), FakeTrial("crashed"), FakeTrial("cut")
+    for trial in (stopped, full, crashed, cut):
         logger.on_trial_start(0, [], trial)
-    stopped.last_result = {"accuracy": 0.1, "done": False}  # ASHA stopped it before its last report
+        logger.on_trial_result(1, [], trial, {"accuracy": 0.1, "iteration": 1, "training_iteration": 1})
+    logger.on_trial_result(2, [], full, {"accuracy": 0.2, "iteration": 2, "training_iteration": 2})
+    logger.on_trial_result(2, [], cut, {"accuracy": 0.2, "iteration": 2, "training_iteration": 2})
+    # Tune sets done=True on any trial it stops, ASHA's early stops included: only the scheduler's record tells.
+    stopped.last_result = {"accuracy": 0.1, "done": True, "training_iteration": 1}
+    full.last_result = {"accuracy": 0.2, "done": True, "training_iteration": 2}
     logger.on_trial_complete(1, [], stopped)
+    logger.on_trial_complete(2, [], full)
     logger.on_trial_error(1, [], crashed)
-    logger.close("FINISHED")
+    logger.close("FINISHED")  # the time budget ended the sweep with `cut` still running
     runs = trial_runs(client, context)
-    assert runs["stopped"].info.status == "FINISHED"
+    assert {key: run.info.status for key, run in runs.items()} == {
+        "stopped": "FINISHED",
+        "full": "FINISHED",
+        "crashed": "FAILED",
+        "cut": "FINISHED",
+    }
+    assert {key: EARLY_STOPPED_TAG in run.data.tags for key, run in runs.items()} == {
+        "stopped": True,
+        "full": False,
+        "crashed": False,
+        "cut": False,
+    }
     assert runs["stopped"].data.tags[EARLY_STOPPED_TAG] == "true"
-    assert runs["crashed"].info.status == "FAILED"
-    assert runs["cut"].info.status == "FINISHED"
+    assert {key: run.data.tags[ITERATIONS_TAG] for key, run in runs.items()} == {
+        "stopped": "1",
+        "full": "2",
+        "crashed": "1",
+        "cut": "2",
+    }
 
 
 def test_an_interrupt_kills_completed_and_open_trials(sweep):
@@ -176,10 +206,11 @@ def test_an_interrupt_kills_completed_and_open_trials(sweep):
 
 def test_logger_pickles_without_its_thread_or_client(sweep):
     _, context = sweep
-    logger = TrialLogger(context, {"a": 1}, interrupted=lambda: True)
+    logger = TrialLogger(context, {"a": 1}, interrupted=lambda: True, early_stops={"x": 1})
     logger.on_trial_start(0, [], FakeTrial("x"))
     copy = pickle.loads(pickle.dumps(logger))
     assert copy._executor is None and copy._interrupted() is False
+    assert copy._early_stops == {}  # the scheduler's live record stays with the driver's logger
     logger.close("KILLED")
 
 

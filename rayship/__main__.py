@@ -1,0 +1,3 @@
+from rayship.cli import main
+
+raise SystemExit(main())
