@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from deployments.app_config import VERSION_IMPORT_PATH
@@ -24,7 +26,7 @@ from rayship.cluster_token import read_cluster_token
 from rayship.errors import RayshipError
 from rollout import environment
 from rollout.clock import SystemClock
-from rollout.errors import ServeFileError
+from rollout.errors import GatewayNotReadyError, ServeFileError
 from rollout.exit_codes import OK, parse_or_exit_code, reported
 from rollout.live_config import LiveConfig, parse_live_config
 from rollout.serve_file import DEFAULT_SERVE_CONFIG, SERVE_CONFIG_ENV
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             print(line)
         print(f"Deploying {path}: {', '.join(config.app_names())}")
         router.write_config(raw, wait_for=config.app_names())
+        # RUNNING is Serve's word; the gateway resolves version handles lazily, so wait until it answers too.
+        wait_until_ready(environment.required(environment.SERVE_URL), sorted(config.gateway.models), args.timeout_s)
     except RayshipError as exc:
         return reported(exc)
     print(f"Every application is RUNNING: {', '.join(config.app_names())}")
@@ -98,6 +102,24 @@ def traffic_changes(live: dict[str, dict[str, int]], filed: LiveConfig) -> list[
         if before != after:
             lines.append(f"{model}: traffic {_split(before) or 'none'} (live) -> {_split(after)} (this file)")
     return lines
+
+
+def wait_until_ready(serve_url: str, models: list[str], timeout_s: float, poll_s: float = 0.5) -> None:
+    """Return once the gateway says every model is ready (`GET /v2/models/{model}/ready` answers 200)."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=10.0) as client:
+        for model in models:
+            while not _ready(client, f"{serve_url}/v2/models/{model}/ready"):
+                if time.monotonic() > deadline:
+                    raise GatewayNotReadyError(model, timeout_s)
+                time.sleep(poll_s)
+
+
+def _ready(client: httpx.Client, url: str) -> bool:
+    try:
+        return client.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def admit_for_serving(model_uri: str) -> None:

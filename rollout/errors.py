@@ -253,3 +253,11 @@ class ServeFileError(InvalidInputError):
         super().__init__(f"Serve config file {path}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class GatewayNotReadyError(UnavailableError):
+    """The gateway did not say a deployed model is ready in time."""
+
+    def __init__(self, model: str, timeout_s: float) -> None:
+        super().__init__(f"The gateway did not answer ready for model '{model}' within {timeout_s:.0f} s")
+        self.model = model

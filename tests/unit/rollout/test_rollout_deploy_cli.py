@@ -20,6 +20,9 @@ SERVE_YAML = Path(__file__).resolve().parents[3] / "configs" / "serve.yaml"
 def router(monkeypatch: pytest.MonkeyPatch) -> fakes.FakeRouter:
     router = fakes.FakeRouter(fakes.FakeClock())
     monkeypatch.setattr(deploy_cli, "_router", lambda timeout_s: router)
+    monkeypatch.setenv("RAYSHIP_SERVE_URL", "http://127.0.0.1:1")
+    monkeypatch.setattr(deploy_cli, "wait_until_ready", lambda url, models, timeout_s: router.ready.append(models))
+    router.ready = []
     return router
 
 
@@ -34,6 +37,7 @@ def test_the_shipped_file_is_deployed_after_its_version_is_admitted(router, admi
     assert deploy_cli.main([str(SERVE_YAML)]) == 0
     assert admitted == ["models:/iris/1"]
     assert router.writes == [yaml.safe_load(SERVE_YAML.read_text())]
+    assert router.ready == [["iris"]]  # then waited until the gateway answers for every model
     out = capsys.readouterr().out
     assert out.endswith("Every application is RUNNING: gateway, iris-v1\n")
 
@@ -97,3 +101,11 @@ def test_no_traffic_change_is_reported_before_the_gateway_first_runs() -> None:
     assert deploy_cli.traffic_changes(deploy_cli.live_weights({"applications": []}), filed) == [
         "iris: traffic none (live) -> v1 100 % (this file)"
     ]
+
+
+def test_waiting_for_the_gateway_names_the_model_it_gave_up_on() -> None:
+    from rollout.errors import GatewayNotReadyError
+
+    with pytest.raises(GatewayNotReadyError) as caught:
+        deploy_cli.wait_until_ready("http://127.0.0.1:9", ["iris"], timeout_s=0.2, poll_s=0.05)
+    assert str(caught.value) == "The gateway did not answer ready for model 'iris' within 0 s"
